@@ -1,0 +1,337 @@
+"""load: YAML text -> SpecFile, keeping the line and column of every key.
+
+Owns reading spec files safely: size and alias-expansion limits, duplicate keys,
+`extends:` (with cycle detection and deep merge), and turning every YAML or shape
+problem into a Finding (codes S1xx) instead of an exception.
+"""
+
+from __future__ import annotations
+
+import difflib
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import BaseModel, ValidationError
+
+from compiler.findings import Finding, Location, Severity
+from compiler.spec import VERBATIM_SCALAR_KEYS, SpecFile
+
+MAX_FILE_BYTES = 1 << 20
+MAX_NODES = 20_000
+MAX_DEPTH = 64
+MAX_EXTENDS_DEPTH = 16
+
+KeyPath = tuple[str | int, ...]
+
+
+@dataclass(frozen=True)
+class LoadedSpec:
+    """A spec file after loading: the model (None when its shape is wrong) and where each key was written."""
+
+    path: str
+    spec: SpecFile | None
+    positions: Mapping[KeyPath, Location]
+    chain: tuple[str, ...]
+    findings: tuple[Finding, ...]
+    raw: Mapping[str, Any] = field(default_factory=dict)
+
+    def location(self, key: KeyPath) -> Location:
+        """The closest known location of a key: the key itself, else its nearest parent, else the file."""
+        for end in range(len(key), 0, -1):
+            loc = self.positions.get(key[:end])
+            if loc is not None:
+                return loc
+        return Location(self.path, 1, 1)
+
+
+class LoadError(Exception):
+    """A problem that stops loading one file; carries the finding that reports it."""
+
+    def __init__(self, finding: Finding) -> None:
+        super().__init__(finding.message)
+        self.finding = finding
+
+
+def dotted(key: KeyPath) -> str:
+    return ".".join(str(part) for part in key)
+
+
+def _error(code: str, message: str, hint: str, loc: Location, key: KeyPath = ()) -> LoadError:
+    return LoadError(Finding(code, Severity.ERROR, message, hint, dotted(key), loc))
+
+
+class _NodeReader:
+    """Turns a composed YAML node tree into plain data, recording positions and refusing bombs."""
+
+    def __init__(self, file: str) -> None:
+        self.file = file
+        self.positions: dict[KeyPath, Location] = {}
+        self.visited = 0
+        self.findings: list[Finding] = []
+        self._constructor = yaml.SafeLoader("")
+
+    def loc(self, node: yaml.Node) -> Location:
+        return Location(self.file, node.start_mark.line + 1, node.start_mark.column + 1)
+
+    def read(self, node: yaml.Node, key: KeyPath, depth: int) -> Any:
+        self.visited += 1
+        if self.visited > MAX_NODES:
+            raise _error(
+                "S106",
+                f"the document expands to more than {MAX_NODES} YAML nodes (an alias bomb or a huge file)",
+                "write the spec out plainly; anchors and aliases may not multiply it",
+                self.loc(node),
+                key,
+            )
+        if depth > MAX_DEPTH:
+            raise _error("S106", f"nesting deeper than {MAX_DEPTH} levels", "flatten the document", self.loc(node), key)
+        if isinstance(node, yaml.MappingNode):
+            return self._mapping(node, key, depth)
+        if isinstance(node, yaml.SequenceNode):
+            items = []
+            for index, item in enumerate(node.value):
+                self.positions.setdefault((*key, index), self.loc(item))
+                items.append(self.read(item, (*key, index), depth + 1))
+            return items
+        return self._scalar(node, key)
+
+    def _mapping(self, node: yaml.MappingNode, key: KeyPath, depth: int) -> dict[str, Any]:
+        result: dict[str, Any] = {}
+        merged: dict[str, Any] = {}
+        for key_node, value_node in node.value:
+            if key_node.tag == "tag:yaml.org,2002:merge":
+                sources = value_node.value if isinstance(value_node, yaml.SequenceNode) else [value_node]
+                for source in sources:
+                    value = self.read(source, key, depth + 1)
+                    if not isinstance(value, dict):
+                        raise _error("S101", "a '<<' merge needs a mapping", "merge a mapping alias", self.loc(source), key)
+                    merged = {**value, **merged}
+                continue
+            if not isinstance(key_node, yaml.ScalarNode):
+                raise _error("S101", "a mapping key must be a plain word", "use a plain key", self.loc(key_node), key)
+            name = str(key_node.value)
+            if name in result:
+                self.findings.append(
+                    Finding(
+                        "S105",
+                        Severity.ERROR,
+                        f"duplicate key '{name}'",
+                        "remove one of the two; YAML would silently keep the last",
+                        dotted((*key, name)),
+                        self.loc(key_node),
+                    )
+                )
+            self.positions[(*key, name)] = self.loc(key_node)
+            result[name] = self.read(value_node, (*key, name), depth + 1)
+        return {**merged, **result}
+
+    def _scalar(self, node: yaml.Node, key: KeyPath) -> Any:
+        if key in VERBATIM_SCALAR_KEYS and node.tag != "tag:yaml.org,2002:null":
+            return str(node.value)
+        if not node.tag.startswith("tag:yaml.org,2002:"):
+            raise _error(
+                "S101",
+                f"unsupported YAML tag '{node.tag}'",
+                "specs hold plain values only; remove the tag",
+                self.loc(node),
+                key,
+            )
+        try:
+            return self._constructor.construct_object(node, deep=True)
+        except (yaml.YAMLError, ValueError, OverflowError) as exc:
+            raise _error("S101", f"cannot read this value: {exc}", "write a plain value", self.loc(node), key) from None
+
+
+def _read_text(path: Path, shown: str) -> str:
+    top = Location(shown, 1, 1)
+    try:
+        if path.is_dir():
+            raise _error("S100", f"{shown} is a directory", "give a spec file, or check a folder", top)
+        size = path.stat().st_size
+        if size > MAX_FILE_BYTES:
+            raise _error("S106", f"file is {size} bytes; specs are limited to {MAX_FILE_BYTES}", "split it", top)
+        data = path.read_bytes()
+    except FileNotFoundError:
+        raise _error("S100", f"no such file: {shown}", "check the path", top) from None
+    except OSError as exc:
+        raise _error("S100", f"cannot read {shown}: {exc.strerror or exc}", "check the path and permissions", top) from None
+    if b"\x00" in data:
+        raise _error("S101", "this is a binary file, not YAML", "give a YAML spec", top)
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise _error("S101", f"not UTF-8 text (byte {exc.start})", "save the file as UTF-8", top) from None
+
+
+def parse_document(text: str, shown: str) -> tuple[dict[str, Any], dict[KeyPath, Location], list[Finding]]:
+    """Parse one YAML document into plain data, a key-path -> location map and non-fatal findings."""
+    try:
+        node = yaml.compose(text, Loader=yaml.SafeLoader)
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        loc = Location(shown, mark.line + 1, mark.column + 1) if mark else Location(shown, 1, 1)
+        problem = exc.problem or exc.context or "invalid YAML"
+        raise _error("S101", f"YAML syntax error: {problem}", "fix the YAML syntax at this place", loc) from None
+    except yaml.YAMLError as exc:
+        raise _error("S101", f"YAML error: {exc}", "fix the YAML syntax", Location(shown, 1, 1)) from None
+    except RecursionError:
+        raise _error("S106", "nesting is too deep to read", "flatten the document", Location(shown, 1, 1)) from None
+    if node is None:
+        raise _error("S102", "the spec is empty", "start from one of specs/*.yaml", Location(shown, 1, 1))
+    reader = _NodeReader(shown)
+    try:
+        data = reader.read(node, (), 0)
+    except RecursionError:
+        raise _error("S106", "nesting is too deep to read", "flatten the document", Location(shown, 1, 1)) from None
+    if not isinstance(data, dict):
+        raise _error("S102", "the spec must be a mapping of keys", "start from one of specs/*.yaml", reader.loc(node))
+    return data, reader.positions, reader.findings
+
+
+def deep_merge(base: Mapping[str, Any], override: Mapping[str, Any]) -> dict[str, Any]:
+    """Override wins; mappings merge key by key, lists and scalars are replaced whole."""
+    merged = dict(base)
+    for key, value in override.items():
+        if isinstance(value, Mapping) and isinstance(merged.get(key), Mapping):
+            merged[key] = deep_merge(merged[key], value)
+        else:
+            merged[key] = value
+    return merged
+
+
+def _shown(path: Path) -> str:
+    try:
+        rel = os.path.relpath(path)
+    except ValueError:
+        return str(path)
+    return str(path) if rel.startswith("..") else rel
+
+
+RawSpec = tuple[dict[str, Any], dict[KeyPath, Location], tuple[str, ...], list[Finding]]
+
+
+def _load_raw(path: Path, chain: tuple[Path, ...]) -> RawSpec:
+    shown = _shown(path)
+    text = _read_text(path, shown)
+    data, positions, findings = parse_document(text, shown)
+    parent = data.pop("extends", None)
+    if parent is None:
+        return data, positions, (shown,), findings
+    loc = positions.get(("extends",), Location(shown, 1, 1))
+    if not isinstance(parent, str) or not parent:
+        raise _error("S103", "extends must be a path to another spec", "write extends: base.yaml", loc, ("extends",))
+    base_path = (path.parent / parent).resolve()
+    if base_path in chain or base_path == path.resolve():
+        cycle = " -> ".join(_shown(p) for p in (*chain, base_path))
+        raise _error("S104", f"extends makes a cycle: {cycle}", "make the base spec not extend this one", loc, ("extends",))
+    if len(chain) >= MAX_EXTENDS_DEPTH:
+        raise _error("S104", f"extends is nested more than {MAX_EXTENDS_DEPTH} deep", "flatten the chain", loc)
+    try:
+        base_data, base_positions, base_chain, base_findings = _load_raw(base_path, (*chain, base_path))
+    except LoadError as exc:
+        if exc.finding.code == "S100":
+            raise _error(
+                "S103", f"extends: {exc.finding.message}", "the path is taken from this spec's folder", loc, ("extends",)
+            ) from None
+        raise
+    base_data.pop("abstract", None)
+    merged_positions = {**base_positions, **positions}
+    return deep_merge(base_data, data), merged_positions, (shown, *base_chain), [*base_findings, *findings]
+
+
+def _suggest(word: str, choices: list[str]) -> str:
+    close = difflib.get_close_matches(word, choices, n=1, cutoff=0.6)
+    return f"did you mean '{close[0]}'?" if close else f"allowed keys: {', '.join(choices)}"
+
+
+def _model_at(model: type[BaseModel], loc: tuple[str | int, ...]) -> type[BaseModel] | None:
+    current: type[BaseModel] | None = model
+    for part in loc:
+        if current is None or isinstance(part, int):
+            continue
+        info = current.model_fields.get(str(part))
+        if info is None:
+            return None
+        annotation = info.annotation
+        candidates = getattr(annotation, "__args__", (annotation,))
+        current = next((c for c in candidates if isinstance(c, type) and issubclass(c, BaseModel)), None)
+    return current
+
+
+def _validation_findings(exc: ValidationError, loaded_positions: Mapping[KeyPath, Location], file: str) -> list[Finding]:
+    helper = LoadedSpec(file, None, loaded_positions, (file,), ())
+    findings = []
+    for err in exc.errors(include_url=False):
+        key: KeyPath = tuple(err["loc"])
+        loc = helper.location(key)
+        if err["type"] == "extra_forbidden":
+            parent = _model_at(SpecFile, key[:-1])
+            allowed = sorted(parent.model_fields) if parent else []
+            findings.append(
+                Finding("S107", Severity.ERROR, f"unknown key '{key[-1]}'", _suggest(str(key[-1]), allowed), dotted(key), loc)
+            )
+            continue
+        findings.append(_value_finding(err, key, loc))
+    return findings
+
+
+def _value_finding(err: Mapping[str, Any], key: KeyPath, loc: Location) -> Finding:
+    ctx = err.get("ctx") or {}
+    expected = ctx.get("expected")
+    given = err.get("input")
+    shown = repr(given) if not isinstance(given, (dict, list)) else type(given).__name__
+    if len(shown) > 80:
+        shown = shown[:77] + "..."
+    if expected:
+        choices = [c.strip().strip("'") for c in str(expected).replace(" or ", ", ").split(",")]
+        close = difflib.get_close_matches(str(given), choices, n=1, cutoff=0.5) if isinstance(given, str) else []
+        hint = f"did you mean '{close[0]}'? " if close else ""
+        return Finding(
+            "S108",
+            Severity.ERROR,
+            f"{dotted(key)}: {shown} is not allowed",
+            f"{hint}allowed values: {expected}",
+            dotted(key),
+            loc,
+        )
+    return Finding(
+        "S108",
+        Severity.ERROR,
+        f"{dotted(key)}: {err['msg'].lower()} (got {shown})",
+        _type_hint(err),
+        dotted(key),
+        loc,
+    )
+
+
+def _type_hint(err: Mapping[str, Any]) -> str:
+    kind = str(err["type"])
+    if kind.startswith("int") or kind.startswith("greater") or kind.startswith("less"):
+        return "write a whole number in the allowed range, without quotes"
+    if kind.startswith("string_pattern"):
+        return f"the value must match {err.get('ctx', {}).get('pattern', 'the documented form')}"
+    if kind == "model_type" or kind == "dict_type":
+        return "this key holds a mapping of sub-keys"
+    if kind == "list_type":
+        return "this key holds a list, e.g. [a, b]"
+    return "see `trtdeploy schema` or docs/spec.md for this key"
+
+
+def load_spec(path: str | os.PathLike[str]) -> LoadedSpec:
+    """Load one spec file, following `extends`. Never raises for bad input: problems become findings."""
+    file = Path(path)
+    shown = _shown(file)
+    try:
+        data, positions, chain, early = _load_raw(file, (file.resolve(),))
+    except LoadError as exc:
+        return LoadedSpec(shown, None, {}, (shown,), (exc.finding,))
+    try:
+        spec = SpecFile.model_validate(data)
+    except ValidationError as exc:
+        findings = (*early, *_validation_findings(exc, positions, shown))
+        return LoadedSpec(shown, None, positions, chain, findings, data)
+    return LoadedSpec(shown, spec if not early else None, positions, chain, tuple(early), data)

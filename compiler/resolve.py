@@ -1,0 +1,207 @@
+"""resolve: SpecFile -> Resolved, adding the facts a user should not have to type.
+
+Owns: the model's architecture (from the local config.json, else the catalog),
+the target and build GPUs (catalog), the TensorRT-LLM release line, the effective
+quantization format (`auto` decided by `compiler.policy`) and KV-cache dtype,
+and paths made absolute against the spec's folder. Problems become S1xx findings.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+from compiler import catalog
+from compiler.catalog import GpuFacts
+from compiler.findings import Finding, Location, Severity
+from compiler.load import KeyPath, LoadedSpec
+from compiler.modelconfig import ModelFacts, UnsupportedModelConfig, facts_from_hf_config
+from compiler.policy import choose_auto_format
+from compiler.spec import KvCacheDtype, QuantFormat, SpecFile
+from compiler.versions import SUPPORTED, Release, UnknownRelease, parse_release
+
+MAX_CONFIG_BYTES = 4 << 20
+
+
+@dataclass(frozen=True)
+class Resolved:
+    """A spec with every fact the rules and the planner need. Frozen; nothing downstream mutates it."""
+
+    loaded: LoadedSpec
+    spec: SpecFile
+    name: str
+    model: ModelFacts
+    model_origin: str
+    model_dir: str | None
+    tokenizer_dir: str | None
+    checkpoint_dir: str | None
+    calibration_dataset: str | None
+    gpu: GpuFacts
+    build_gpu: GpuFacts
+    build_gpus: int
+    release: Release
+    format: QuantFormat
+    format_reason: str
+    kv_cache: KvCacheDtype
+
+    @property
+    def path(self) -> str:
+        return self.loaded.path
+
+    @property
+    def world_size(self) -> int:
+        return self.spec.parallelism.tp * self.spec.parallelism.pp
+
+    def location(self, key: str) -> Location:
+        """Where a dotted key (`parallelism.tp`) was written, or its nearest written parent."""
+        parts: KeyPath = tuple(int(p) if p.isdigit() else p for p in key.split(".")) if key else ()
+        return self.loaded.location(parts)
+
+
+@dataclass(frozen=True)
+class Resolution:
+    """The outcome of resolving one spec: a Resolved when possible, and findings either way."""
+
+    resolved: Resolved | None
+    findings: tuple[Finding, ...]
+
+
+def _finding(loaded: LoadedSpec, code: str, key: str, message: str, hint: str) -> Finding:
+    parts: KeyPath = tuple(key.split(".")) if key else ()
+    return Finding(code, Severity.ERROR, message, hint, key, loaded.location(parts))
+
+
+def _spec_dir(loaded: LoadedSpec, key: KeyPath) -> Path:
+    """Folder a relative path is taken from: that of the file where the key was written."""
+    loc = loaded.positions.get(key)
+    return Path(loc.file).resolve().parent if loc else Path(loaded.path).resolve().parent
+
+
+def _absolute(loaded: LoadedSpec, key: KeyPath, value: str | None) -> str | None:
+    if value is None:
+        return None
+    path = Path(value).expanduser()
+    return str(path if path.is_absolute() else (_spec_dir(loaded, key) / path).resolve())
+
+
+def _read_config(model_dir: str) -> dict[str, object] | None:
+    config = Path(model_dir) / "config.json"
+    try:
+        if config.stat().st_size > MAX_CONFIG_BYTES:
+            raise UnsupportedModelConfig(f"config.json is larger than {MAX_CONFIG_BYTES} bytes", "")
+        data = json.loads(config.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError):
+        return None
+    except (json.JSONDecodeError, RecursionError) as exc:
+        raise UnsupportedModelConfig(f"config.json is not valid JSON: {exc}", "") from None
+    if not isinstance(data, dict):
+        raise UnsupportedModelConfig("config.json is not a JSON object", "")
+    return data
+
+
+def _model_facts(loaded: LoadedSpec, spec: SpecFile, model_dir: str | None) -> tuple[ModelFacts | None, str, list[Finding]]:
+    if model_dir is not None:
+        try:
+            config = _read_config(model_dir)
+        except UnsupportedModelConfig as exc:
+            return None, "", [_finding(loaded, "S111", "model.path", f"{model_dir}/config.json: {exc}", "fix or replace config.json")]
+        if config is not None:
+            try:
+                return facts_from_hf_config(config), f"config.json in {model_dir}", []
+            except UnsupportedModelConfig as exc:
+                hint = "TensorRT-LLM checkpoints of this architecture are not planned by trtdeploy yet"
+                return None, "", [_finding(loaded, "S111", "model.path", f"{model_dir}/config.json: {exc}", hint)]
+    name = spec.model.name
+    if name is None:
+        if model_dir is not None:
+            return None, "", [_finding(loaded, "S111", "model.path", f"no readable config.json in {model_dir}",
+                                       "point model.path at a Hugging Face model folder, or add model.name")]
+        return None, "", [_finding(loaded, "S109", "model", "the spec names no model",
+                                   "add model.name (see `trtdeploy models`) or model.path")]
+    entry = catalog.find_model(name)
+    if entry is None:
+        return None, "", [_finding(loaded, "S110", "model.name", f"unknown model '{name}'", _did_you_mean(name, catalog.model_names(), "trtdeploy models"))]
+    return entry.facts, f"catalog entry {entry.id}", []
+
+
+def _did_you_mean(word: str, names: list[str], command: str) -> str:
+    import difflib
+
+    close = difflib.get_close_matches(word.lower(), [n.lower() for n in names], n=3, cutoff=0.5)
+    lookup = {n.lower(): n for n in names}
+    if close:
+        return "did you mean " + " or ".join(f"'{lookup[c]}'" for c in close) + f"? (`{command}` lists all)"
+    return f"`{command}` lists the known names"
+
+
+def _gpu(loaded: LoadedSpec, key: str, name: str | None) -> tuple[GpuFacts | None, list[Finding]]:
+    if name is None:
+        return None, [_finding(loaded, "S112", key, "the spec names no target GPU", "add target.gpu (see `trtdeploy gpus`)")]
+    gpu = catalog.find_gpu(name)
+    if gpu is None:
+        return None, [_finding(loaded, "S113", key, f"unknown GPU '{name}'", _did_you_mean(name, catalog.gpu_names(), "trtdeploy gpus"))]
+    return gpu, []
+
+
+def _default_name(loaded: LoadedSpec) -> str:
+    stem = Path(loaded.path).stem.lower()
+    return re.sub(r"[^a-z0-9._-]+", "-", stem).strip("-._")[:63] or "deployment"
+
+
+def _calibration(loaded: LoadedSpec, spec: SpecFile) -> str | None:
+    calib = spec.quantization.calibration
+    if calib is None:
+        return None
+    key = ("quantization", "calibration", "dataset")
+    candidate = Path(_absolute(loaded, key, calib.dataset) or calib.dataset)
+    looks_local = calib.dataset.startswith((".", "/", "~")) or candidate.exists()
+    return str(candidate) if looks_local else calib.dataset
+
+
+def resolve(loaded: LoadedSpec) -> Resolution:
+    """Add model, GPU and release facts to a loaded spec; never raises for bad input."""
+    spec = loaded.spec
+    if spec is None:
+        return Resolution(None, loaded.findings)
+    findings: list[Finding] = list(loaded.findings)
+    model_dir = _absolute(loaded, ("model", "path"), spec.model.path)
+    model, origin, problems = _model_facts(loaded, spec, model_dir)
+    findings += problems
+    gpu, problems = _gpu(loaded, "target.gpu", spec.target.gpu)
+    findings += problems
+    build_gpu, problems = _gpu(loaded, "build.gpu", spec.build.gpu) if spec.build.gpu else (gpu, [])
+    findings += problems
+    try:
+        release = parse_release(spec.target.tensorrt_llm)
+    except UnknownRelease as exc:
+        findings.append(_finding(loaded, "S114", "target.tensorrt_llm", str(exc), f"use a release of {SUPPORTED}"))
+        release = None
+    if model is None or gpu is None or build_gpu is None or release is None:
+        return Resolution(None, tuple(findings))
+    fmt, reason = spec.quantization.format, ""
+    if fmt is QuantFormat.AUTO:
+        fmt, reason = choose_auto_format(gpu.sm, spec.limits.max_batch_size, spec.quantization.accuracy)
+    kv = spec.quantization.kv_cache
+    if kv is KvCacheDtype.AUTO:
+        kv = KvCacheDtype(spec.model.dtype.value)
+    resolved = Resolved(
+        loaded=loaded,
+        spec=spec,
+        name=spec.name or _default_name(loaded),
+        model=model,
+        model_origin=origin,
+        model_dir=model_dir,
+        tokenizer_dir=_absolute(loaded, ("model", "tokenizer"), spec.model.tokenizer) or model_dir,
+        checkpoint_dir=_absolute(loaded, ("quantization", "checkpoint"), spec.quantization.checkpoint),
+        calibration_dataset=_calibration(loaded, spec),
+        gpu=gpu,
+        build_gpu=build_gpu,
+        build_gpus=spec.build.gpus or spec.target.gpus_per_node,
+        release=release,
+        format=fmt,
+        format_reason=reason,
+        kv_cache=kv,
+    )
+    return Resolution(resolved, tuple(findings))

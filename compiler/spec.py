@@ -1,0 +1,275 @@
+"""The spec language: the shape of one deployment file, as pydantic models.
+
+These models check shape only (types, enums, ranges). Cross-field and fact-based
+checks live in `compiler.rules`; required-ness of the model and GPU is checked in
+`compiler.resolve`, so that a base spec meant only to be extended can be partial.
+Every field's `description` feeds `trtdeploy schema` and docs/spec.md.
+"""
+
+from __future__ import annotations
+
+import enum
+from typing import Annotated
+
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+
+# Scalars whose YAML text is kept verbatim: `tensorrt_llm: 0.10` must stay "0.10", not 0.1.
+VERBATIM_SCALAR_KEYS: frozenset[tuple[str, ...]] = frozenset({("target", "tensorrt_llm")})
+
+MAX_COUNT = 1 << 20
+MAX_TOKENS = 1 << 24
+
+Slug = Annotated[
+    str,
+    StringConstraints(pattern=r"^[a-z0-9][a-z0-9._-]{0,62}$"),
+    Field(description="lowercase letters, digits, '.', '_' and '-'; at most 63 characters"),
+]
+PathText = Annotated[
+    str,
+    StringConstraints(min_length=1, max_length=4096),
+    Field(description="a file system path; relative paths are taken from the spec's folder"),
+]
+Count = Annotated[int, Field(strict=True, ge=1, le=MAX_COUNT)]
+Tokens = Annotated[int, Field(strict=True, ge=1, le=MAX_TOKENS)]
+RuleCode = Annotated[str, StringConstraints(pattern=r"^[A-Z][0-9]{3}$")]
+
+
+class ModelDtype(str, enum.Enum):
+    FLOAT16 = "float16"
+    BFLOAT16 = "bfloat16"
+
+
+class QuantFormat(str, enum.Enum):
+    NONE = "none"
+    INT8_WO = "int8_wo"
+    INT4_WO = "int4_wo"
+    INT4_AWQ = "int4_awq"
+    INT4_GPTQ = "int4_gptq"
+    INT8_SQ = "int8_sq"
+    FP8 = "fp8"
+    W4A8_AWQ = "w4a8_awq"
+    NVFP4 = "nvfp4"
+    AUTO = "auto"
+
+
+class KvCacheDtype(str, enum.Enum):
+    AUTO = "auto"
+    FLOAT16 = "float16"
+    BFLOAT16 = "bfloat16"
+    INT8 = "int8"
+    FP8 = "fp8"
+
+
+class AccuracyPreference(str, enum.Enum):
+    """What `quantization.format: auto` optimizes for."""
+
+    SPEED = "speed"
+    BALANCED = "balanced"
+    ACCURACY = "accuracy"
+
+
+class PluginDtype(str, enum.Enum):
+    AUTO = "auto"
+    FLOAT16 = "float16"
+    BFLOAT16 = "bfloat16"
+    FLOAT32 = "float32"
+    DISABLE = "disable"
+
+
+class GemmPluginDtype(str, enum.Enum):
+    AUTO = "auto"
+    FLOAT16 = "float16"
+    BFLOAT16 = "bfloat16"
+    FLOAT32 = "float32"
+    FP8 = "fp8"
+    DISABLE = "disable"
+
+
+class Toggle(str, enum.Enum):
+    ENABLE = "enable"
+    DISABLE = "disable"
+
+
+class AutoToggle(str, enum.Enum):
+    AUTO = "auto"
+    ENABLE = "enable"
+    DISABLE = "disable"
+
+
+class Launcher(str, enum.Enum):
+    MPIRUN = "mpirun"
+    SLURM = "slurm"
+    KUBERNETES = "kubernetes"
+
+
+class Entrypoint(str, enum.Enum):
+    RUN = "run"
+    SERVE = "serve"
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True, use_enum_values=False)
+
+
+class ModelSection(Strict):
+    name: str | None = Field(None, description="a model id from the built-in catalog (`trtdeploy models`)")
+    path: PathText | None = Field(
+        None, description="a local Hugging Face model folder; its config.json is the source of the architecture facts"
+    )
+    tokenizer: PathText | None = Field(None, description="tokenizer folder for the launch (default: model.path)")
+    dtype: ModelDtype = Field(ModelDtype.FLOAT16, description="activation and unquantized weight dtype")
+
+
+class CalibrationSection(Strict):
+    dataset: Annotated[str, StringConstraints(min_length=1, max_length=4096)] = Field(
+        "cnn_dailymail", description="a dataset name the quantize tool knows, or a local file or folder"
+    )
+    samples: Count = Field(512, description="number of calibration samples")
+    seq_len: Tokens = Field(512, description="tokens per calibration sample")
+    seed: Annotated[int, Field(strict=True, ge=0, le=2**31 - 1)] = Field(1234, description="calibration seed")
+
+
+class QuantizationSection(Strict):
+    format: QuantFormat = Field(QuantFormat.NONE, description="weight (and activation) quantization format")
+    group_size: Annotated[int, Field(strict=True, ge=1, le=4096)] = Field(
+        128, description="group size of group-wise int4 formats (int4_awq, int4_gptq, w4a8_awq)"
+    )
+    kv_cache: KvCacheDtype = Field(KvCacheDtype.AUTO, description="KV-cache dtype; auto keeps the model dtype")
+    calibration: CalibrationSection | None = Field(
+        None, description="calibration data for int4_awq, int4_gptq, int8_sq, fp8, w4a8_awq and quantized KV caches"
+    )
+    checkpoint: PathText | None = Field(
+        None, description="an already-quantized GPTQ/AWQ checkpoint to start from (skips the GPTQ step)"
+    )
+    smoothquant_alpha: Annotated[float, Field(ge=0.0, le=1.0, allow_inf_nan=False)] = Field(
+        0.5, description="SmoothQuant migration strength for int8_sq"
+    )
+    act_order: bool = Field(False, description="GPTQ activation reordering (desc_act); TensorRT-LLM needs it off")
+    accuracy: AccuracyPreference = Field(
+        AccuracyPreference.BALANCED, description="what `format: auto` optimizes for"
+    )
+
+
+class ParallelismSection(Strict):
+    tp: Count = Field(1, description="tensor-parallel size")
+    pp: Count = Field(1, description="pipeline-parallel size")
+
+
+class LimitsSection(Strict):
+    max_batch_size: Count = Field(8, description="largest batch the engine accepts")
+    max_input_len: Tokens = Field(1024, description="longest prompt, in tokens")
+    max_output_len: Tokens = Field(1024, description="most generated tokens per request")
+    max_num_tokens: Tokens | None = Field(
+        None, description="tokens per engine step (packed); default min(batch x input, max(8192, input))"
+    )
+    max_beam_width: Annotated[int, Field(strict=True, ge=1, le=64)] = Field(1, description="beam-search width")
+
+
+class PluginsSection(Strict):
+    gemm: GemmPluginDtype = Field(GemmPluginDtype.AUTO, description="--gemm_plugin; auto uses the model dtype")
+    gpt_attention: PluginDtype = Field(PluginDtype.AUTO, description="--gpt_attention_plugin")
+    paged_kv_cache: Toggle = Field(Toggle.ENABLE, description="paged KV cache (needed for in-flight batching)")
+    remove_input_padding: Toggle = Field(Toggle.ENABLE, description="packed inputs (needed for in-flight batching)")
+    context_fmha: Toggle = Field(Toggle.ENABLE, description="fused multi-head attention in the context phase")
+    multi_block_mode: AutoToggle = Field(
+        AutoToggle.AUTO, description="multi-block attention in generation (a build flag on 0.8-0.10, runtime later)"
+    )
+    use_fused_mlp: AutoToggle = Field(AutoToggle.AUTO, description="horizontal fusion of the gated MLP")
+    use_paged_context_fmha: AutoToggle = Field(
+        AutoToggle.AUTO, description="paged context FMHA (needed for chunked context and KV reuse)"
+    )
+    use_fp8_context_fmha: AutoToggle = Field(AutoToggle.AUTO, description="FP8 context FMHA (Hopper and newer)")
+    use_custom_all_reduce: AutoToggle = Field(
+        AutoToggle.AUTO, description="custom all-reduce kernel (0.8-0.10; needs GPU peer-to-peer access)"
+    )
+    tokens_per_block: Annotated[int, Field(strict=True, ge=8, le=1024)] | None = Field(
+        None, description="KV-cache block size in tokens (default: the release line's)"
+    )
+
+
+class TargetSection(Strict):
+    gpu: str | None = Field(None, description="a GPU id from the catalog (`trtdeploy gpus`), case-insensitive")
+    gpus_per_node: Annotated[int, Field(strict=True, ge=1, le=64)] = Field(8, description="GPUs on each node")
+    nodes: Annotated[int, Field(strict=True, ge=1, le=4096)] = Field(1, description="number of nodes")
+    tensorrt_llm: Annotated[str, StringConstraints(pattern=r"^\d{1,3}(\.\d{1,4}){1,2}[a-z0-9.]*$")] | None = Field(
+        None, description="TensorRT-LLM release in use, e.g. 0.8.0, 0.16 or 1.2 (default: the newest line)"
+    )
+    examples_dir: PathText | None = Field(
+        None,
+        description="where TensorRT-LLM's examples/ folder is on the build host "
+        "(overridden by $TRTDEPLOY_EXAMPLES_DIR; default: the release container's)",
+    )
+
+
+class BuildSection(Strict):
+    gpu: str | None = Field(None, description="GPU of the build host (default: target.gpu)")
+    gpus: Annotated[int, Field(strict=True, ge=1, le=64)] | None = Field(
+        None, description="GPUs on the build host (default: target.gpus_per_node)"
+    )
+    host_memory_gib: Annotated[float, Field(gt=0, le=1 << 20, allow_inf_nan=False)] | None = Field(
+        None, description="host RAM of the build host, GiB; enables the build-time host memory check"
+    )
+    workers: Annotated[int, Field(strict=True, ge=1, le=64)] = Field(1, description="parallel build workers")
+
+
+class RunSection(Strict):
+    input_text: Annotated[str, StringConstraints(max_length=10000)] = Field(
+        "Hello, my name is", description="prompt of the smoke generation"
+    )
+    max_output_len: Tokens = Field(64, description="tokens to generate in the smoke run")
+
+
+class ServeSection(Strict):
+    host: Annotated[str, StringConstraints(min_length=1, max_length=255)] = Field("0.0.0.0", description="bind host")
+    port: Annotated[int, Field(strict=True, ge=1, le=65535)] = Field(8000, description="port")
+
+
+class SlurmSection(Strict):
+    partition: Annotated[str, StringConstraints(min_length=1, max_length=255)] | None = None
+    account: Annotated[str, StringConstraints(min_length=1, max_length=255)] | None = None
+    time: Annotated[str, StringConstraints(pattern=r"^[0-9:-]{1,20}$")] = "04:00:00"
+    container_image: Annotated[str, StringConstraints(min_length=1, max_length=1024)] | None = None
+
+
+EnvName = Annotated[str, StringConstraints(pattern=r"^[A-Za-z_][A-Za-z0-9_]{0,127}$")]
+HostName = Annotated[str, StringConstraints(min_length=1, max_length=255)]
+
+
+class LaunchSection(Strict):
+    launcher: Launcher = Field(Launcher.MPIRUN, description="how ranks are started")
+    entrypoint: Entrypoint = Field(Entrypoint.RUN, description="run: a smoke generation with run.py; serve: a server")
+    hosts: list[HostName] | None = Field(None, description="hostnames for a multi-node mpirun (one per node)")
+    run: RunSection = Field(default_factory=RunSection)
+    serve: ServeSection = Field(default_factory=ServeSection)
+    slurm: SlurmSection = Field(default_factory=SlurmSection)
+    env: list[EnvName] = Field(
+        default_factory=list,
+        description="environment variables passed to every rank by name (values such as tokens are never written)",
+    )
+
+
+class SpecFile(Strict):
+    """One deployment spec file."""
+
+    name: Slug | None = Field(None, description="deployment name (default: the file name)")
+    description: Annotated[str, StringConstraints(max_length=10000)] | None = None
+    extends: PathText | None = Field(None, description="a spec this one starts from; its keys are overridden here")
+    abstract: bool = Field(False, description="a base meant only to be extended: shape-checked, not validated")
+    model: ModelSection = Field(default_factory=ModelSection)
+    quantization: QuantizationSection = Field(default_factory=QuantizationSection)
+    parallelism: ParallelismSection = Field(default_factory=ParallelismSection)
+    limits: LimitsSection = Field(default_factory=LimitsSection)
+    plugins: PluginsSection = Field(default_factory=PluginsSection)
+    target: TargetSection = Field(default_factory=TargetSection)
+    build: BuildSection = Field(default_factory=BuildSection)
+    launch: LaunchSection = Field(default_factory=LaunchSection)
+    ignore: list[RuleCode] = Field(default_factory=list, description="rule codes silenced for this spec")
+    error: list[RuleCode] = Field(default_factory=list, description="rule codes raised to errors for this spec")
+
+
+def json_schema() -> dict[str, object]:
+    """The JSON Schema of a spec file, for editors and docs/spec.md."""
+    schema = SpecFile.model_json_schema()
+    schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"
+    schema["title"] = "trtdeploy spec"
+    return schema
