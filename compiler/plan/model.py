@@ -1,0 +1,189 @@
+"""The Plan: typed, frozen output of the planner and input of render, run and diff.
+
+A Plan is a list of Steps in dependency order (a DAG: each step names the steps it
+reads from) plus the Launch. Arguments are plain strings, or `Var`s that step
+scripts define in their preamble (the model folder, the examples folder, the
+step's output folder), so that no value is ever spliced into shell text.
+"""
+
+from __future__ import annotations
+
+import enum
+import hashlib
+import json
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+
+from compiler.findings import Finding
+from compiler.memory import MemoryEstimate
+
+PLAN_SCHEMA_VERSION = 1
+
+
+@dataclass(frozen=True)
+class Var:
+    """A reference to a variable the step script defines: rendered as "${NAME}"suffix, quoted."""
+
+    name: str
+    suffix: str = ""
+
+    def __str__(self) -> str:
+        return "${" + self.name + "}" + self.suffix
+
+
+Arg = str | Var
+
+# Variables a step script defines before it runs the tool.
+MODEL_DIR = "MODEL_DIR"            # $TRTDEPLOY_MODEL_DIR, else spec model.path
+EXAMPLES_DIR = "EXAMPLES_DIR"      # $TRTDEPLOY_EXAMPLES_DIR, else target.examples_dir, else the container's
+STEP_OUT = "STEP_OUT"              # set by the runner to a temporary folder, renamed when the step succeeds
+BUILD_DIR = "BUILD_DIR"            # the build folder (the scripts' working directory)
+
+
+class Tool(str, enum.Enum):
+    """The program a step runs."""
+
+    GPTQ = "gptqmodel"
+    QUANTIZE = "quantize.py"
+    CONVERT = "convert_checkpoint.py"
+    BUILD = "trtllm-build"
+
+
+class InputKind(str, enum.Enum):
+    MODEL = "model"
+    CALIBRATION = "calibration"
+    CHECKPOINT = "checkpoint"
+    STEP = "step"
+
+
+@dataclass(frozen=True)
+class StepInput:
+    """Something a step reads. Files of model/calibration/checkpoint inputs are digested by the runner."""
+
+    kind: InputKind
+    path: Arg
+    step: str | None = None
+
+    def to_json(self) -> dict[str, object]:
+        return {"kind": self.kind.value, "path": str(self.path), "step": self.step}
+
+
+@dataclass(frozen=True)
+class Step:
+    """One process of the build, with everything that determines its output hashed into `fingerprint`.
+
+    `aspects` are per-aspect hashes (e.g. quant_inputs, build_args) that `diff` uses to
+    say why a step re-runs.
+    """
+
+    id: str
+    tool: Tool
+    argv: tuple[Arg, ...]
+    inputs: tuple[StepInput, ...]
+    output: str
+    depends_on: tuple[str, ...]
+    fingerprint: str
+    aspects: Mapping[str, str]
+    reason: str
+    env: tuple[tuple[str, str], ...] = ()
+    script: str | None = None
+
+    def to_json(self) -> dict[str, object]:
+        return {
+            "id": self.id,
+            "tool": self.tool.value,
+            "argv": [str(a) for a in self.argv],
+            "inputs": [i.to_json() for i in self.inputs],
+            "outputs": [self.output],
+            "depends_on": list(self.depends_on),
+            "fingerprint": self.fingerprint,
+            "aspects": dict(sorted(self.aspects.items())),
+            "reason": self.reason,
+            "env": dict(self.env),
+            "script": self.script,
+        }
+
+
+@dataclass(frozen=True)
+class Launch:
+    """How the engine is started: one MPI rank per GPU, world size tp x pp."""
+
+    launcher: str
+    entrypoint: str
+    world_size: int
+    nodes: int
+    ranks_per_node: int
+    hosts: tuple[str, ...]
+    argv: tuple[Arg, ...]
+    rank_argv: tuple[Arg, ...]
+    engine_dir: str
+    fingerprint: str
+    env_passthrough: tuple[str, ...] = ()
+
+    def to_json(self) -> dict[str, object]:
+        return {
+            "launcher": self.launcher,
+            "entrypoint": self.entrypoint,
+            "world_size": self.world_size,
+            "nodes": self.nodes,
+            "ranks_per_node": self.ranks_per_node,
+            "hosts": list(self.hosts),
+            "argv": [str(a) for a in self.argv],
+            "rank_argv": [str(a) for a in self.rank_argv],
+            "engine_dir": self.engine_dir,
+            "fingerprint": self.fingerprint,
+            "env_passthrough": list(self.env_passthrough),
+        }
+
+
+@dataclass(frozen=True)
+class Decision:
+    """A choice the planner made, and why, in one sentence."""
+
+    topic: str
+    choice: str
+    reason: str
+
+
+@dataclass(frozen=True)
+class Plan:
+    name: str
+    spec_path: str
+    release_version: str
+    release_line: str
+    resolved: Mapping[str, object]
+    steps: tuple[Step, ...]
+    launch: Launch
+    memory: MemoryEstimate
+    decisions: tuple[Decision, ...]
+    findings: tuple[Finding, ...] = field(default=())
+
+    def step(self, step_id: str) -> Step:
+        for s in self.steps:
+            if s.id == step_id:
+                return s
+        raise KeyError(step_id)
+
+    def to_json(self) -> dict[str, object]:
+        return {
+            "schema_version": PLAN_SCHEMA_VERSION,
+            "name": self.name,
+            "spec": self.spec_path,
+            "tensorrt_llm": {"version": self.release_version, "line": self.release_line},
+            "resolved": self.resolved,
+            "findings": [f.to_json() for f in self.findings],
+            "memory": self.memory.to_json(),
+            "decisions": [{"topic": d.topic, "choice": d.choice, "reason": d.reason} for d in self.decisions],
+            "steps": [s.to_json() for s in self.steps],
+            "launch": self.launch.to_json(),
+        }
+
+
+def fingerprint(*parts: object) -> str:
+    """A stable sha256 over JSON-serialisable parts (Vars hash as their text)."""
+    payload = json.dumps(parts, sort_keys=True, default=str, separators=(",", ":"))
+    return hashlib.sha256(payload.encode("utf-8")).hexdigest()
+
+
+def args_text(argv: Sequence[Arg]) -> list[str]:
+    return [str(a) for a in argv]
