@@ -225,10 +225,12 @@ class ServeSection(Strict):
 
 
 class SlurmSection(Strict):
-    partition: Annotated[str, StringConstraints(min_length=1, max_length=255)] | None = None
-    account: Annotated[str, StringConstraints(min_length=1, max_length=255)] | None = None
-    time: Annotated[str, StringConstraints(pattern=r"^[0-9:-]{1,20}$")] = "04:00:00"
-    container_image: Annotated[str, StringConstraints(min_length=1, max_length=1024)] | None = None
+    partition: Annotated[str, StringConstraints(min_length=1, max_length=255)] | None = Field(None, description="--partition")
+    account: Annotated[str, StringConstraints(min_length=1, max_length=255)] | None = Field(None, description="--account")
+    time: Annotated[str, StringConstraints(pattern=r"^[0-9:-]{1,20}$")] = Field("04:00:00", description="--time limit")
+    container_image: Annotated[str, StringConstraints(min_length=1, max_length=1024)] | None = Field(
+        None, description="srun --container-image (pyxis)"
+    )
 
 
 EnvName = Annotated[str, StringConstraints(pattern=r"^[A-Za-z_][A-Za-z0-9_]{0,127}$")]
@@ -239,9 +241,9 @@ class LaunchSection(Strict):
     launcher: Launcher = Field(Launcher.MPIRUN, description="how ranks are started")
     entrypoint: Entrypoint = Field(Entrypoint.RUN, description="run: a smoke generation with run.py; serve: a server")
     hosts: list[HostName] | None = Field(None, description="hostnames for a multi-node mpirun (one per node)")
-    run: RunSection = Field(default_factory=RunSection)
-    serve: ServeSection = Field(default_factory=ServeSection)
-    slurm: SlurmSection = Field(default_factory=SlurmSection)
+    run: RunSection = Field(default_factory=RunSection, description="the smoke generation of entrypoint run")
+    serve: ServeSection = Field(default_factory=ServeSection, description="the server of entrypoint serve")
+    slurm: SlurmSection = Field(default_factory=SlurmSection, description="sbatch settings of launcher slurm")
     env: list[EnvName] = Field(
         default_factory=list,
         description="environment variables passed to every rank by name (values such as tokens are never written)",
@@ -252,17 +254,25 @@ class SpecFile(Strict):
     """One deployment spec file."""
 
     name: Slug | None = Field(None, description="deployment name (default: the file name)")
-    description: Annotated[str, StringConstraints(max_length=10000)] | None = None
+    description: Annotated[str, StringConstraints(max_length=10000)] | None = Field(None, description="free text for people")
     extends: PathText | None = Field(None, description="a spec this one starts from; its keys are overridden here")
     abstract: bool = Field(False, description="a base meant only to be extended: shape-checked, not validated")
-    model: ModelSection = Field(default_factory=ModelSection)
-    quantization: QuantizationSection = Field(default_factory=QuantizationSection)
-    parallelism: ParallelismSection = Field(default_factory=ParallelismSection)
-    limits: LimitsSection = Field(default_factory=LimitsSection)
-    plugins: PluginsSection = Field(default_factory=PluginsSection)
-    target: TargetSection = Field(default_factory=TargetSection)
-    build: BuildSection = Field(default_factory=BuildSection)
-    launch: LaunchSection = Field(default_factory=LaunchSection)
+    model: ModelSection = Field(default_factory=ModelSection, description="the model: a catalog name or a local folder")
+    quantization: QuantizationSection = Field(
+        default_factory=QuantizationSection, description="weight, activation and KV-cache quantization"
+    )
+    parallelism: ParallelismSection = Field(
+        default_factory=ParallelismSection, description="tensor and pipeline parallelism; world size = tp x pp"
+    )
+    limits: LimitsSection = Field(default_factory=LimitsSection, description="engine build limits, always emitted")
+    plugins: PluginsSection = Field(
+        default_factory=PluginsSection, description="trtllm-build plugins and features, as TensorRT-LLM names them"
+    )
+    target: TargetSection = Field(
+        default_factory=TargetSection, description="where it runs: GPU, nodes, TensorRT-LLM release"
+    )
+    build: BuildSection = Field(default_factory=BuildSection, description="the build host, when it differs")
+    launch: LaunchSection = Field(default_factory=LaunchSection, description="how the ranks are started")
     ignore: list[RuleCode] = Field(default_factory=list, description="rule codes silenced for this spec")
     error: list[RuleCode] = Field(default_factory=list, description="rule codes raised to errors for this spec")
 

@@ -1,0 +1,102 @@
+"""docs/spec.md and docs/spec.schema.json, generated from the spec's pydantic models.
+
+`python -m compiler.specdocs` rewrites both; a test fails when they are stale.
+"""
+
+from __future__ import annotations
+
+import enum
+import json
+import sys
+import types
+import typing
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel
+from pydantic.fields import FieldInfo
+
+from compiler.spec import SpecFile, json_schema
+
+DOCS = Path(__file__).resolve().parent.parent / "docs"
+
+
+def _type_name(annotation: Any) -> str:
+    origin = typing.get_origin(annotation)
+    args = typing.get_args(annotation)
+    if origin is typing.Annotated:
+        return _type_name(args[0])
+    if origin in (typing.Union, types.UnionType):
+        names = [_type_name(a) for a in args if a is not type(None)]
+        return " | ".join(names) + (" (optional)" if type(None) in args else "")
+    if origin is list:
+        return f"list of {_type_name(args[0])}"
+    if isinstance(annotation, type) and issubclass(annotation, enum.Enum):
+        return " \\| ".join(f"`{m.value}`" for m in annotation)
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return "mapping"
+    return getattr(annotation, "__name__", str(annotation))
+
+
+def _default(info: FieldInfo) -> str:
+    if info.default_factory is not None:
+        value = info.default_factory()  # type: ignore[call-arg]
+        return "(see below)" if isinstance(value, BaseModel) else f"`{value!r}`"
+    value = info.default
+    if isinstance(value, enum.Enum):
+        value = value.value
+    return "—" if value is None else f"`{value}`"
+
+
+def _rows(model: type[BaseModel], prefix: str) -> list[str]:
+    rows: list[str] = []
+    nested: list[tuple[str, type[BaseModel]]] = []
+    for name, info in model.model_fields.items():
+        key = f"{prefix}{name}"
+        rows.append(f"| `{key}` | {_type_name(info.annotation)} | {_default(info)} | {info.description or ''} |")
+        for candidate in typing.get_args(info.annotation) or (info.annotation,):
+            if isinstance(candidate, type) and issubclass(candidate, BaseModel):
+                nested.append((key, candidate))
+    for key, sub in nested:
+        rows += _rows(sub, f"{key}.")
+    return rows
+
+
+def spec_markdown() -> str:
+    lines = [
+        "# Spec reference",
+        "",
+        "Generated from `compiler/spec.py` by `python -m compiler.specdocs`; do not edit by hand.",
+        "",
+        "A spec is one YAML file per deployment. Unknown keys are errors (with a \"did you mean\"),",
+        "wrong types or values are errors naming what is allowed, and every finding points at the",
+        "line where the key was written. `extends: base.yaml` starts from another spec (path taken",
+        "from this file's folder) and overrides its keys: mappings merge key by key, lists and",
+        "values are replaced. A base with `abstract: true` is only shape-checked.",
+        "",
+        "Editors: `trtdeploy schema > spec.schema.json` writes the JSON Schema (also kept as",
+        "docs/spec.schema.json); start a spec with",
+        "`# yaml-language-server: $schema=<path to spec.schema.json>` for completion and checks in",
+        "editors that use the YAML language server.",
+        "",
+        "| key | type | default | meaning |",
+        "|---|---|---|---|",
+        *_rows(SpecFile, ""),
+        "",
+    ]
+    return "\n".join(lines)
+
+
+def schema_json() -> str:
+    return json.dumps(json_schema(), indent=2, sort_keys=True) + "\n"
+
+
+def main() -> int:
+    DOCS.mkdir(exist_ok=True)
+    (DOCS / "spec.md").write_text(spec_markdown(), encoding="utf-8")
+    (DOCS / "spec.schema.json").write_text(schema_json(), encoding="utf-8")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
