@@ -68,7 +68,7 @@ PREFIXES: dict[str, str] = {
     "P": "plan: what a release line's tools can express",
 }
 REGISTRY: dict[str, Rule] = {}
-RULE_MODULES = ("shape", "divisibility")
+RULE_MODULES = ("shape", "divisibility", "hardware", "launch", "memory", "config")
 
 
 def register(rule: Rule) -> Rule:

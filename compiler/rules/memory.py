@@ -1,0 +1,242 @@
+"""M rules: does the engine fit the target GPUs, and does quantizing fit the build host?
+
+Serving numbers come from compiler.limits.serving_estimate (shared with the
+planner). Build-time needs follow which tool quantizes, decided here from the
+format and KV dtype alone (`quantization_path`) so that validation does not
+depend on the planner, a later stage. Checked against seed 000 (CodeFuse-34B:
+68 GB in fp16 needs three A10s; int4 GPTQ fits one) and seed 002.
+"""
+
+from __future__ import annotations
+
+import enum
+import math
+from collections.abc import Iterator
+
+from compiler import catalog
+from compiler.catalog import GpuFacts
+from compiler.findings import Severity
+from compiler.memory import GIB, GROUPWISE, WEIGHT_BITS, MemoryEstimate, full_precision_bytes, gib, kv_cache_per_gpu
+from compiler.limits import DTYPE_BYTES, effective_limits, serving_estimate
+from compiler.resolve import Resolved
+from compiler.rules import Issue, rule
+from compiler.rules.config import CHECKPOINT_FORMATS
+from compiler.rules.divisibility import splits_evenly
+from compiler.rules.hardware import first_written, label, supported_formats
+from compiler.rules.launch import total_gpus
+from compiler.spec import KvCacheDtype, QuantFormat
+
+# Below this share of usable memory left free, the fit is too tight to trust the estimate.
+MIN_HEADROOM = 0.10
+# Calibration holds the full-precision model plus activations and ModelOpt's quantizer state.
+CALIBRATION_MARGIN = 1.2
+# Converting holds the model plus the rank's converted tensors being written.
+HOST_MARGIN = 1.1
+# A build host with more GPUs than this is not a host.
+MAX_BUILD_GPUS = 64
+
+
+class QuantPath(str, enum.Enum):
+    """Which tool quantizes, and so where the full-precision model must fit at build time."""
+
+    MODELOPT_GPU = "quantize.py (ModelOpt) calibrates with the full-precision model on the build GPUs"
+    CONVERT_GPU = "convert_checkpoint.py calibrates with the full-precision model on the build GPUs"
+    GPTQ_HOST = "GPTQModel holds the full-precision model in host RAM, one layer at a time on a GPU"
+    CONVERT_HOST = "convert_checkpoint.py loads the Hugging Face model in host RAM"
+
+
+# Formats ModelOpt's quantize.py produces (reference §2, the 0.16 / 1.x path column).
+MODELOPT_FORMATS = frozenset({QuantFormat.INT4_AWQ, QuantFormat.FP8, QuantFormat.W4A8_AWQ, QuantFormat.NVFP4})
+
+
+def quantization_path(r: Resolved) -> QuantPath:
+    """The quantizing tool for this spec, from the format and KV dtype only.
+
+    int4_awq, fp8, w4a8_awq, nvfp4 or an fp8 KV cache: quantize.py on GPU. int8_sq or an
+    int8 KV cache: convert_checkpoint calibrating on GPU (it loads the model without
+    --load_by_shard, reference §1.3). int4_gptq without a checkpoint: GPTQModel. The rest,
+    and a pre-quantized checkpoint: convert_checkpoint on the host.
+    """
+    fmt, kv = r.format, r.kv_cache
+    if r.checkpoint_dir is not None and fmt in CHECKPOINT_FORMATS:
+        return QuantPath.CONVERT_GPU if kv in (KvCacheDtype.INT8, KvCacheDtype.FP8) else QuantPath.CONVERT_HOST
+    if fmt in MODELOPT_FORMATS or kv is KvCacheDtype.FP8:
+        return QuantPath.MODELOPT_GPU
+    if fmt is QuantFormat.INT8_SQ or kv is KvCacheDtype.INT8:
+        return QuantPath.CONVERT_GPU
+    if fmt is QuantFormat.INT4_GPTQ:
+        return QuantPath.GPTQ_HOST
+    return QuantPath.CONVERT_HOST
+
+
+def _breakdown(est: MemoryEstimate) -> str:
+    return (f"weights {gib(est.weights_bytes)} + KV cache {gib(est.kv_cache_bytes)} + activations "
+            f"{gib(est.activation_bytes)} = {gib(est.total_bytes)} per GPU")
+
+
+def _smallest_fitting_tp(r: Resolved) -> tuple[int, MemoryEstimate] | None:
+    """The smallest larger tp that splits the model evenly, fits the target's GPUs and fits memory."""
+    par = r.spec.parallelism
+    group = r.spec.quantization.group_size if r.format in GROUPWISE else None
+    for tp in range(par.tp + 1, total_gpus(r) // par.pp + 1):
+        if splits_evenly(r.model, tp, group):
+            est = serving_estimate(r, tp=tp)
+            if est.fits:
+                return tp, est
+    return None
+
+
+def _lightest_fitting_format(r: Resolved) -> tuple[QuantFormat, MemoryEstimate] | None:
+    """The format with the most weight bits (least accuracy lost) that fits at the current tp."""
+    tp, group = r.spec.parallelism.tp, r.spec.quantization.group_size
+    names = set(supported_formats(r.gpu.sm, r.release.line))
+    candidates = [f for f in WEIGHT_BITS if f.value in names and WEIGHT_BITS[f] < WEIGHT_BITS[r.format]]
+    for fmt in sorted(candidates, key=lambda f: -WEIGHT_BITS[f]):
+        if fmt in GROUPWISE and not splits_evenly(r.model, tp, group):
+            continue
+        est = serving_estimate(r, fmt=fmt)
+        if est.fits:
+            return fmt, est
+    return None
+
+
+def _fit_hint(r: Resolved) -> str:
+    fixes = []
+    by_tp = _smallest_fitting_tp(r)
+    if by_tp:
+        fixes.append(f"use tp: {by_tp[0]} ({gib(by_tp[1].total_bytes)} per GPU)")
+    by_format = _lightest_fitting_format(r)
+    if by_format:
+        fixes.append(f"use quantization.format: {by_format[0].value} at tp {r.spec.parallelism.tp} "
+                     f"({gib(by_format[1].total_bytes)} per GPU)")
+    if not fixes:
+        return "use GPUs with more memory, more GPUs, or lower max_batch_size / max_input_len / max_output_len"
+    return "; or ".join(fixes)
+
+
+@rule(
+    "M101", "serving-memory-exceeded", Severity.ERROR,
+    "Weights, KV cache and activations do not fit the target GPU's memory.",
+    why="The engine's weights, a KV cache for max_batch_size × max_beam_width full sequences and the runtime's "
+    "activation buffers must fit each GPU, less what the driver keeps. Seed 000: CodeFuse-CodeLlama-34B is "
+    "68 GB in fp16 and needs three A10s; int4 GPTQ fits one.",
+    bad="model: {name: codefuse-codellama-34b}\ntarget: {gpu: A10}\n",
+    good="model: {name: codefuse-codellama-34b}\nquantization: {format: int4_gptq, checkpoint: ./codefuse-34b-4bit}\n"
+    "limits: {max_batch_size: 1, max_input_len: 2048, max_output_len: 1024}\ntarget: {gpu: A10}\n",
+    hint="raise tp, quantize further, or use GPUs with more memory",
+)
+def serving_memory_exceeded(r: Resolved) -> Iterator[Issue]:
+    est = serving_estimate(r)
+    if est.fits:
+        return
+    yield Issue("target.gpu", f"does not fit {label(r.gpu)}: {_breakdown(est)}, but {gib(est.usable_bytes)} is "
+                f"usable of {r.gpu.memory_gib:g} GiB", _fit_hint(r))
+
+
+@rule(
+    "M102", "serving-memory-tight", Severity.WARNING,
+    "The engine fits the target GPU with less than 10% of its usable memory to spare.",
+    why="The estimate leaves out allocator fragmentation and some runtime buffers; below 10% headroom a "
+    "deployment that checks clean can still run out of memory at full batch.",
+    bad="model: {name: codefuse-codellama-34b}\nquantization: {format: int4_gptq, checkpoint: ./codefuse-34b-4bit}\n"
+    "limits: {max_batch_size: 4, max_input_len: 2048, max_output_len: 1024}\ntarget: {gpu: A10}   # 21.6 of 22.6 GiB\n",
+    good="model: {name: codefuse-codellama-34b}\nquantization: {format: int4_gptq, checkpoint: ./codefuse-34b-4bit}\n"
+    "limits: {max_batch_size: 2, max_input_len: 2048, max_output_len: 1024}\ntarget: {gpu: A10}\n",
+    hint="lower max_batch_size or the lengths, or raise tp",
+)
+def serving_memory_tight(r: Resolved) -> Iterator[Issue]:
+    est = serving_estimate(r)
+    spare = est.usable_bytes - est.total_bytes
+    if not est.fits or spare >= MIN_HEADROOM * est.usable_bytes:
+        return
+    yield Issue("target.gpu", f"{_breakdown(est)} leaves {gib(spare)} of {gib(est.usable_bytes)} usable on "
+                f"{label(r.gpu)} ({spare / est.usable_bytes:.0%} headroom)", "")
+
+
+def _same_sm_gpus(r: Resolved) -> list[GpuFacts]:
+    """Catalog GPUs of the target's compute capability (so H109 stays quiet), smallest memory first."""
+    same = [g for g in catalog.gpus().values() if g.sm == r.gpu.sm]
+    return sorted(same, key=lambda g: g.memory_bytes)
+
+
+def _build_gpu_hint(r: Resolved, need: int) -> str:
+    count = math.ceil(need / r.build_gpu.memory_bytes)
+    fixes = [f"set build.gpus: {count} ({r.build_gpu.id})"] if count <= MAX_BUILD_GPUS else []
+    bigger = [g for g in _same_sm_gpus(r) if g.memory_bytes * r.build_gpus >= need]
+    if bigger:
+        fixes.append(f"build.gpu: {bigger[0].id}")
+    if r.format in CHECKPOINT_FORMATS:
+        fixes.append("start from a pre-quantized quantization.checkpoint")
+    return ", or ".join(fixes) if fixes else "use a build host with more GPU memory"
+
+
+@rule(
+    "M103", "build-gpu-memory-exceeded", Severity.ERROR,
+    "Calibration loads the full-precision model on the build GPUs, and it does not fit.",
+    why="quantize.py (ModelOpt) and convert_checkpoint's SmoothQuant / int8-KV calibration run the unquantized "
+    "model on the build host's GPUs (device_map auto spreads it over all of them); they need the full-precision "
+    "weights plus about 20% for activations and quantizer state.",
+    bad="model: {name: llama-2-70b}\nquantization: {format: fp8, calibration: {}}\nparallelism: {tp: 4}\n"
+    "target: {gpu: L40S}\nbuild: {gpus: 2}\n",
+    good="model: {name: llama-2-70b}\nquantization: {format: fp8, calibration: {}}\nparallelism: {tp: 4}\n"
+    "target: {gpu: L40S}\nbuild: {gpus: 4}\n",
+    hint="use a bigger build host (build.gpu / build.gpus), or a pre-quantized quantization.checkpoint",
+)
+def build_gpu_memory_exceeded(r: Resolved) -> Iterator[Issue]:
+    path = quantization_path(r)
+    if path not in (QuantPath.MODELOPT_GPU, QuantPath.CONVERT_GPU):
+        return
+    need = int(full_precision_bytes(r.model, DTYPE_BYTES[r.spec.model.dtype]) * CALIBRATION_MARGIN)
+    have = r.build_gpu.memory_bytes * r.build_gpus
+    if have >= need:
+        return
+    yield Issue(first_written(r, "build.gpus", "build.gpu", "build", "target.gpu"),
+                f"{path.value}: that needs {gib(need)} of GPU memory, but the build host has {r.build_gpus} × "
+                f"{label(r.build_gpu)} = {gib(have)}", _build_gpu_hint(r, need))
+
+
+@rule(
+    "M104", "build-host-memory-exceeded", Severity.ERROR,
+    "Converting (or GPTQ) loads the full-precision model in host RAM, and build.host_memory_gib is too small.",
+    why="convert_checkpoint.py reads the Hugging Face model into host memory before it writes the per-rank "
+    "checkpoint, and GPTQModel keeps the whole model in host RAM while it quantizes one layer at a time on a "
+    "GPU; a host with less RAM is killed by the OOM killer midway. Checked only when build.host_memory_gib "
+    "is given.",
+    bad="model: {name: llama-2-70b}\nquantization: {format: int8_wo}\nbuild: {host_memory_gib: 64}\n",
+    good="model: {name: llama-2-70b}\nquantization: {format: int8_wo}\nbuild: {host_memory_gib: 256}\n",
+    hint="use a build host with more RAM and set build.host_memory_gib to it",
+)
+def build_host_memory_exceeded(r: Resolved) -> Iterator[Issue]:
+    host = r.spec.build.host_memory_gib
+    path = quantization_path(r)
+    if host is None or path not in (QuantPath.CONVERT_HOST, QuantPath.GPTQ_HOST):
+        return
+    need = int(full_precision_bytes(r.model, DTYPE_BYTES[r.spec.model.dtype]) * HOST_MARGIN)
+    if host * GIB >= need:
+        return
+    yield Issue("build.host_memory_gib", f"{path.value}: that needs about {gib(need)}, but build.host_memory_gib "
+                f"is {host:g}", f"use a build host with at least {math.ceil(need / GIB)} GiB of RAM")
+
+
+@rule(
+    "M105", "kv-cache-below-one-sequence", Severity.ERROR,
+    "After weights and activations, the GPU has no room for the KV cache of one full-length sequence.",
+    why="The runtime gives the KV cache what is left after weights and buffers; if that is less than one "
+    "sequence of max_input_len + max_output_len tokens, a request of the advertised length can never be "
+    "scheduled, whatever the batch size.",
+    bad="model: {name: llama-3.1-8b}\nlimits: {max_batch_size: 1, max_input_len: 65536, max_num_tokens: 4096}\n"
+    "target: {gpu: L4}   # 6.5 GiB left, one sequence needs 8.1\n",
+    good="model: {name: llama-3.1-8b}\nlimits: {max_batch_size: 1, max_input_len: 32768, max_num_tokens: 4096}\n"
+    "target: {gpu: L4}\n",
+    hint="lower max_input_len / max_output_len, use a quantized KV cache, or raise tp",
+)
+def kv_cache_below_one_sequence(r: Resolved) -> Iterator[Issue]:
+    est, limits, par = serving_estimate(r), effective_limits(r), r.spec.parallelism
+    free = est.usable_bytes - est.weights_bytes - est.activation_bytes
+    one = kv_cache_per_gpu(r.model, r.kv_cache, par.tp, par.pp, limits.max_beam_width, limits.max_seq_len)
+    # When weights and buffers alone do not fit, M101 is the whole story.
+    if free < 0 or free >= one:
+        return
+    yield Issue(first_written(r, "limits.max_input_len", "limits.max_output_len", "limits"),
+                f"{gib(free)} per GPU is left for the KV cache on {label(r.gpu)}, but one sequence of "
+                f"{limits.max_seq_len} tokens needs {gib(one)}", "")
