@@ -1,0 +1,85 @@
+"""One build at a time per build folder.
+
+`fcntl.flock` on DIR/.trtdeploy/lock, held for the whole run. The kernel drops the
+lock when the holder's process ends, however it ends, so a SIGKILLed build leaves
+no stale lock. The holder writes its pid, host and start time into the file so
+that a second build can say who holds it. The descriptor is not inherited by the
+steps (Python opens files close-on-exec), so a step left running cannot hold it.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import fcntl
+import json
+import os
+import socket
+from pathlib import Path
+from types import TracebackType
+
+from compiler.run.errors import BuildError
+
+STATE_DIR = ".trtdeploy"
+LOCK_FILE = "lock"
+
+
+class BuildLock:
+    """A context manager holding the build folder's lock.
+
+    Raises:
+        BuildError: on enter, when another process holds the lock.
+    """
+
+    def __init__(self, root: Path) -> None:
+        self.path = root / STATE_DIR / LOCK_FILE
+        self.fd: int | None = None
+
+    def __enter__(self) -> BuildLock:
+        self.acquire()
+        return self
+
+    def __exit__(self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None) -> None:
+        self.release()
+
+    def acquire(self) -> None:
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+        except OSError as exc:
+            raise BuildError(f"cannot create the lock file {self.path}: {exc.strerror or exc}",
+                             "the build folder must be writable by this user") from None
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            holder = _holder(fd)
+            os.close(fd)
+            raise BuildError(f"build folder is locked by {holder}",
+                             "wait for that build to finish, or stop it; a build that dies releases the lock by itself") from None
+        self.fd = fd
+        info = {"pid": os.getpid(), "host": socket.gethostname(), "started": _now()}
+        os.ftruncate(fd, 0)
+        os.pwrite(fd, json.dumps(info).encode(), 0)
+        os.fsync(fd)
+
+    def release(self) -> None:
+        if self.fd is None:
+            return
+        try:
+            os.ftruncate(self.fd, 0)
+            fcntl.flock(self.fd, fcntl.LOCK_UN)
+        finally:
+            os.close(self.fd)
+            self.fd = None
+
+
+def _holder(fd: int) -> str:
+    """'pid N on host H since T' from the lock file, or a plain phrase while the holder is still writing it."""
+    try:
+        info = json.loads(os.pread(fd, 4096, 0).decode())
+        return f"pid {info['pid']} on host {info['host']} since {info['started']}"
+    except (OSError, ValueError, KeyError, TypeError):
+        return "another trtdeploy build (it is starting)"
+
+
+def _now() -> str:
+    return dt.datetime.now().astimezone().isoformat(timespec="seconds")

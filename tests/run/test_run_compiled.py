@@ -1,0 +1,110 @@
+"""trtdeploy build SPEC: folders written by the real planner and renderer, run with the stand-ins."""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+from click.testing import Result
+
+from runkit import Host, calls
+
+MISSING = [m for m in ("compiler.render", "compiler.cli.plan", "compiler.plan.planner") if importlib.util.find_spec(m) is None]
+pytestmark = pytest.mark.skipif(bool(MISSING), reason=f"the planner/renderer is not there yet: {', '.join(MISSING)} missing")
+
+Build = Callable[..., Result]
+LINES = {"1.2.0": "1.x", "0.16.0": "0.12", "0.8.0": "0.8"}
+FIRST = {"fp8": "quantize", "int8_sq": "convert", "gptq_ckpt": "convert", "none": "convert"}
+
+
+def write_spec(host: Host, path: Path, fmt: str = "fp8", version: str = "1.2.0", gpu: str = "H100-SXM", tp: int = 2,
+               batch: int = 4, samples: int = 32) -> Path:
+    quant = {"fp8": ["format: fp8", "kv_cache: fp8"], "int8_sq": ["format: int8_sq"], "none": ["format: none"],
+             "gptq_ckpt": ["format: int4_gptq", f"checkpoint: {host.checkpoint}"]}[fmt]
+    if fmt in {"fp8", "int8_sq"}:
+        quant += ["calibration:", f"  dataset: {host.calib}", f"  samples: {samples}"]
+    lines = [
+        f"name: tiny-{fmt.replace('_', '-')}",
+        "model:", f"  path: {host.model}",
+        "quantization:", *(f"  {line}" for line in quant),
+        "parallelism:", f"  tp: {tp}",
+        "limits:", f"  max_batch_size: {batch}", "  max_input_len: 256", "  max_output_len: 256",
+        "target:", f"  gpu: {gpu}", "  gpus_per_node: 2", f'  tensorrt_llm: "{version}"',
+    ]
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
+def ran(result: Result) -> list[str]:
+    return [line.split()[1] for line in result.stdout.splitlines() if line.startswith("[") and "… running" in line]
+
+
+@pytest.mark.parametrize(("fmt", "version"), [
+    ("fp8", "1.2.0"), ("fp8", "0.16.0"), ("int8_sq", "1.2.0"), ("int8_sq", "0.16.0"),
+    ("gptq_ckpt", "1.2.0"), ("gptq_ckpt", "0.8.0"), ("none", "0.8.0"),
+])
+def test_a_compiled_spec_builds_once_and_then_skips(fmt: str, version: str, host: Host, tmp_path: Path,
+                                                    trtdeploy: Build, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("TRTDEPLOY_STANDIN_LINE", LINES[version])
+    spec = write_spec(host, tmp_path / "spec.yaml", fmt, version)
+    out = tmp_path / "out"
+    first = trtdeploy("build", str(spec), "-o", str(out), "--skip-doctor", "--plain")
+    assert first.exit_code == 0, first.output
+    assert f"compiled {spec} into {out}" in first.stdout
+    assert ran(first) == [FIRST[fmt], "build"]
+    second = trtdeploy("build", str(spec), "-o", str(out), "--skip-doctor", "--plain")
+    assert second.exit_code == 0 and ran(second) == []
+    assert len(calls(host)) == 2
+
+
+def test_spec_changes_rerun_what_they_affect(host: Host, tmp_path: Path, trtdeploy: Build) -> None:
+    spec, out = tmp_path / "spec.yaml", tmp_path / "out"
+
+    def build(**knobs: object) -> list[str]:
+        write_spec(host, spec, **knobs)  # type: ignore[arg-type]
+        result = trtdeploy("build", str(spec), "-o", str(out), "--skip-doctor", "--plain")
+        assert result.exit_code == 0, result.output
+        return ran(result)
+
+    assert build() == ["quantize", "build"]
+    assert build(batch=8) == ["build"]
+    assert build(batch=8, samples=64) == ["quantize", "build"]
+    (host.model / "model.safetensors").write_bytes(b"new weights")
+    os.utime(host.model / "model.safetensors", ns=(1, 2 * 10**18))
+    assert build(batch=8, samples=64) == ["quantize", "build"]
+    status = trtdeploy("status", str(out))
+    assert status.stdout.splitlines()[0].endswith(": 2 steps: 2 done")
+
+
+def test_dry_run_of_a_spec_writes_nothing(host: Host, tmp_path: Path, trtdeploy: Build) -> None:
+    spec, out = write_spec(host, tmp_path / "spec.yaml"), tmp_path / "out"
+    result = trtdeploy("build", str(spec), "-o", str(out), "--dry-run")
+    assert result.exit_code == 0, result.output
+    assert not out.exists()
+    assert "[1/2] quantize … would run: missing: not built yet" in result.stdout
+    assert "2 steps would run, 0 would be skipped" in result.stdout
+
+
+def test_a_spec_with_errors_builds_nothing(host: Host, tmp_path: Path, trtdeploy: Build) -> None:
+    spec = write_spec(host, tmp_path / "spec.yaml", tp=3)
+    result = trtdeploy("build", str(spec), "-o", str(tmp_path / "out"), "--skip-doctor")
+    assert result.exit_code == 1
+    assert "has errors; nothing was built" in result.stderr and not (tmp_path / "out").exists()
+
+
+@pytest.mark.parametrize(("gpu", "fmt", "status"), [("H100-SXM", "fp8", "ok"), ("A10", "none", "FAIL")])
+def test_doctor_of_a_spec_compares_the_gpu(gpu: str, fmt: str, status: str, host: Host, tmp_path: Path,
+                                           trtdeploy: Build, monkeypatch: pytest.MonkeyPatch) -> None:
+    fake = tmp_path / "fake"
+    fake.mkdir()
+    (fake / "nvidia-smi").write_text("#!/bin/sh\necho 'NVIDIA H100 80GB HBM3, 81559 MiB, 9.0'\n")
+    (fake / "nvidia-smi").chmod(0o755)
+    monkeypatch.setenv("PATH", f"{fake}{os.pathsep}{os.environ['PATH']}")
+    spec = write_spec(host, tmp_path / "spec.yaml", fmt, gpu=gpu, tp=1)
+    result = trtdeploy("doctor", str(spec))
+    assert result.exit_code == 1  # no TensorRT-LLM here
+    assert f"{status:<4}  gpu: " in result.stdout
+    assert not (tmp_path / "build").exists()
