@@ -38,6 +38,15 @@ MODEL_DIR = "MODEL_DIR"            # $TRTDEPLOY_MODEL_DIR, else spec model.path
 EXAMPLES_DIR = "EXAMPLES_DIR"      # $TRTDEPLOY_EXAMPLES_DIR, else target.examples_dir, else the container's
 STEP_OUT = "STEP_OUT"              # set by the runner to a temporary folder, renamed when the step succeeds
 BUILD_DIR = "BUILD_DIR"            # the build folder (the scripts' working directory)
+HOSTFILE = "HOSTFILE"              # $TRTDEPLOY_HOSTFILE, else launch/hostfile (multi-node mpirun)
+
+# The environment variable that overrides each script variable at run time (BUILD_DIR is always $PWD).
+VARIABLE_ENV: Mapping[str, str] = {
+    MODEL_DIR: "TRTDEPLOY_MODEL_DIR",
+    EXAMPLES_DIR: "TRTDEPLOY_EXAMPLES_DIR",
+    STEP_OUT: "STEP_OUT",
+    HOSTFILE: "TRTDEPLOY_HOSTFILE",
+}
 
 
 class Tool(str, enum.Enum):
@@ -119,6 +128,10 @@ class Launch:
     engine_dir: str
     fingerprint: str
     env_passthrough: tuple[str, ...] = ()
+    script: str | None = None
+    hostfile: str | None = None
+    sbatch: tuple[tuple[str, str], ...] = ()
+    aspects: Mapping[str, str] = field(default_factory=dict)
 
     def to_json(self) -> dict[str, object]:
         return {
@@ -133,6 +146,10 @@ class Launch:
             "engine_dir": self.engine_dir,
             "fingerprint": self.fingerprint,
             "env_passthrough": list(self.env_passthrough),
+            "script": self.script,
+            "hostfile": self.hostfile,
+            "sbatch": [list(option) for option in self.sbatch],
+            "aspects": dict(sorted(self.aspects.items())),
         }
 
 
@@ -157,6 +174,7 @@ class Plan:
     memory: MemoryEstimate
     decisions: tuple[Decision, ...]
     findings: tuple[Finding, ...] = field(default=())
+    variables: Mapping[str, str | None] = field(default_factory=dict)
 
     def step(self, step_id: str) -> Step:
         for s in self.steps:
@@ -174,6 +192,10 @@ class Plan:
             "findings": [f.to_json() for f in self.findings],
             "memory": self.memory.to_json(),
             "decisions": [{"topic": d.topic, "choice": d.choice, "reason": d.reason} for d in self.decisions],
+            "variables": {
+                name: {"env": VARIABLE_ENV.get(name), "default": default}
+                for name, default in sorted(self.variables.items())
+            },
             "steps": [s.to_json() for s in self.steps],
             "launch": self.launch.to_json(),
         }

@@ -188,24 +188,19 @@ def multi_block_mode_advised(r: Resolved) -> Iterator[Issue]:
 
 @rule(
     "C105", "int8-kv-with-paged-context-fmha", Severity.ERROR,
-    "An int8 KV cache together with paged context FMHA.",
+    "An int8 KV cache together with paged context FMHA enabled.",
     why="The builder raises 'Paged Context FMHA doesn't work with int8 kv cache' (0.16 builder.py; reference "
-    "§1.1, §6 #11). On 1.x use_paged_context_fmha defaults to enable, so an int8 KV cache must turn it off "
-    "explicitly.",
-    bad="quantization: {format: int8_sq, kv_cache: int8, calibration: {}}\ntarget: {gpu: A100-SXM-80GB}\n",
+    "§1.1, §6 #11). On 1.x use_paged_context_fmha defaults to enable; with `auto` the planner turns it off "
+    "for an int8 KV cache and says so, so only an explicit `enable` is an error.",
+    bad="quantization: {format: int8_sq, kv_cache: int8, calibration: {}}\n"
+    "plugins: {use_paged_context_fmha: enable}\ntarget: {gpu: A100-SXM-80GB}\n",
     good="quantization: {format: int8_sq, kv_cache: int8, calibration: {}}\n"
-    "plugins: {use_paged_context_fmha: disable}\ntarget: {gpu: A100-SXM-80GB}\n",
-    hint="set plugins.use_paged_context_fmha: disable, or use an fp8 KV cache on SM89+",
+    "plugins: {use_paged_context_fmha: auto}\ntarget: {gpu: A100-SXM-80GB}\n",
+    hint="set plugins.use_paged_context_fmha: auto or disable, or use an fp8 KV cache on SM89+",
 )
 def int8_kv_with_paged_context_fmha(r: Resolved) -> Iterator[Issue]:
-    if r.kv_cache is not KvCacheDtype.INT8 or not paged_context_fmha_on(r):
-        return
-    if r.spec.plugins.use_paged_context_fmha is AutoToggle.ENABLE:
+    if r.kv_cache is KvCacheDtype.INT8 and r.spec.plugins.use_paged_context_fmha is AutoToggle.ENABLE:
         yield Issue("plugins.use_paged_context_fmha", "use_paged_context_fmha is enabled with an int8 KV cache", "")
-        return
-    yield Issue(first_written(r, "plugins.use_paged_context_fmha", "quantization.kv_cache"),
-                f"an int8 KV cache on TensorRT-LLM {r.release.version}, where use_paged_context_fmha defaults to "
-                "enable", "")
 
 
 @rule(

@@ -1,0 +1,46 @@
+"""`trtdeploy diff`: review what a spec change costs."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import click
+
+
+@click.command()
+@click.argument("paths", nargs=-1, metavar="[OLD NEW | PATH...]")
+@click.option("--base", "base", metavar="REV", help="Compare every spec under PATH... between REV and the working tree.")
+@click.option("--format", "fmt", type=click.Choice(["text", "markdown", "json"]), default="text", show_default=True)
+@click.option("--color/--no-color", "colour", default=None, help="Colour the text output (default: when a terminal).")
+def diff(paths: tuple[str, ...], base: str | None, fmt: str, colour: bool | None) -> None:
+    """Compare two spec files (OLD NEW), or with --base REV every spec changed since REV.
+
+    Reports the keys that changed, the impact (requantize, rebuild, relaunch or none),
+    memory per GPU before and after, and findings added or removed. Exits 0 when
+    nothing got worse, 1 when the change introduces an error finding.
+    """
+    from compiler.diff import GitError, diff_files, diff_revision
+    from compiler.diff_report import render_json, render_markdown, render_text
+
+    if base is None:
+        if len(paths) != 2:
+            raise click.UsageError("give OLD and NEW spec files, or --base REV [PATH...]")
+        for path in paths:
+            if not Path(path).is_file():
+                raise click.UsageError(f"no such spec file: {path}")
+        diffs = [diff_files(paths[0], paths[1])]
+    else:
+        try:
+            diffs = diff_revision(Path.cwd(), base, paths)
+        except GitError as exc:
+            click.echo(f"trtdeploy: git: {exc}", err=True)
+            click.echo("  help: run inside a git repository and name a revision that exists (e.g. origin/main)", err=True)
+            sys.exit(2)
+    if fmt == "json":
+        click.echo(render_json(diffs), nl=False)
+    elif fmt == "markdown":
+        click.echo(render_markdown(diffs), nl=False)
+    else:
+        click.echo(render_text(diffs, colour if colour is not None else sys.stdout.isatty()), nl=False)
+    sys.exit(1 if any(d.introduces_error for d in diffs) else 0)

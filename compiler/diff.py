@@ -1,0 +1,390 @@
+"""diff: two versions of a spec -> what the change costs, for review.
+
+Owns comparing specs (two files, or every spec changed between a git revision and
+the working tree, following `extends`), classifying the impact from the plans'
+step fingerprints (requantize > rebuild > relaunch > none), memory per GPU before
+and after, and findings added and removed. Git is used through its own CLI.
+"""
+
+from __future__ import annotations
+
+import enum
+import subprocess
+import tempfile
+from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from compiler.findings import Finding, Severity
+from compiler.load import KeyPath, LoadedSpec, dotted, load_spec
+from compiler.pipeline import SpecReport, check_spec, expand_paths
+from compiler.plan import plan_deployment
+from compiler.plan.model import Plan, Tool
+
+
+class Impact(str, enum.Enum):
+    """What a change makes run again, cheapest first."""
+
+    NONE = "none"
+    RELAUNCH = "relaunch"
+    REBUILD = "rebuild"
+    REQUANTIZE = "requantize"
+
+    @property
+    def rank(self) -> int:
+        return list(Impact).index(self)
+
+    @property
+    def cost(self) -> str:
+        return IMPACT_COST[self]
+
+
+IMPACT_COST = {
+    Impact.NONE: "nothing re-runs (comments, formatting or equivalent values)",
+    Impact.RELAUNCH: "only the launch changes: restart the ranks with the same engine",
+    Impact.REBUILD: "re-runs the engine build (trtllm-build) and relaunches; the quantized checkpoint is kept",
+    Impact.REQUANTIZE: "re-runs quantization or checkpoint conversion, the engine build and the launch",
+}
+QUANTIZE_TOOLS = frozenset({Tool.GPTQ, Tool.QUANTIZE, Tool.CONVERT})
+
+# Fallback when a plan cannot be made on one side (the spec has errors): the key's top-level
+# section decides, as the planner would.
+SECTION_IMPACT: Mapping[str, Impact] = {
+    "model": Impact.REQUANTIZE,
+    "quantization": Impact.REQUANTIZE,
+    "parallelism": Impact.REQUANTIZE,
+    "limits": Impact.REBUILD,
+    "plugins": Impact.REBUILD,
+    "target": Impact.REBUILD,
+    "build": Impact.REBUILD,
+    "launch": Impact.RELAUNCH,
+    "name": Impact.NONE,
+    "description": Impact.NONE,
+    "extends": Impact.NONE,
+    "abstract": Impact.NONE,
+    "ignore": Impact.NONE,
+    "error": Impact.NONE,
+}
+
+
+class Status(str, enum.Enum):
+    ADDED = "added"
+    REMOVED = "removed"
+    RENAMED = "renamed"
+    MODIFIED = "modified"
+
+
+@dataclass(frozen=True)
+class KeyChange:
+    key: str
+    old: Any
+    new: Any
+    line: int | None
+
+
+@dataclass(frozen=True)
+class StepChange:
+    """A step (or the launch) that re-runs, and the aspects of it that changed."""
+
+    step: str
+    tool: str
+    aspects: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class MemorySide:
+    per_gpu_bytes: int
+    usable_bytes: int
+    fits: bool
+
+
+@dataclass(frozen=True)
+class SpecDiff:
+    path: str
+    old_path: str | None
+    status: Status
+    impact: Impact
+    changes: tuple[KeyChange, ...]
+    steps: tuple[StepChange, ...]
+    memory_before: MemorySide | None
+    memory_after: MemorySide | None
+    findings_added: tuple[Finding, ...]
+    findings_removed: tuple[Finding, ...]
+    via: tuple[str, ...] = field(default=())
+    abstract: bool = False
+
+    @property
+    def introduces_error(self) -> bool:
+        return any(f.severity is Severity.ERROR for f in self.findings_added)
+
+
+@dataclass(frozen=True)
+class Side:
+    """One version of a spec: its report (findings, resolved) and its plan when it has no error."""
+
+    report: SpecReport
+    loaded: LoadedSpec
+    plan: Plan | None
+
+
+def _side(path: str) -> Side:
+    report = check_spec(path)
+    loaded = load_spec(path)
+    plan = None
+    if report.resolved is not None and not report.errors:
+        plan = plan_deployment(report.resolved)
+    return Side(report, loaded, plan)
+
+
+def _flatten(data: Any, prefix: KeyPath = ()) -> Iterator[tuple[KeyPath, Any]]:
+    if isinstance(data, Mapping) and data:
+        for key, value in data.items():
+            yield from _flatten(value, (*prefix, key))
+    else:
+        yield prefix, data
+
+
+def _effective(side: LoadedSpec | None, key: KeyPath) -> Any:
+    """The value a spec has for a key it does not write: its default, shown as such."""
+    if side is None or side.spec is None:
+        return None
+    value: Any = side.spec.model_dump(mode="json")
+    for part in key:
+        if not isinstance(value, Mapping) or part not in value:
+            return None
+        value = value[part]
+    return DefaultValue(value)
+
+
+@dataclass(frozen=True)
+class DefaultValue:
+    """A value the spec does not write; it comes from the spec language's default."""
+
+    value: Any
+
+    def __str__(self) -> str:
+        return f"{self.value} (default)"
+
+
+def key_changes(old: LoadedSpec | None, new: LoadedSpec | None) -> list[KeyChange]:
+    """Keys whose written values differ, with the new line (or the old one for a removed key)."""
+    before = dict(_flatten(old.raw)) if old else {}
+    after = dict(_flatten(new.raw)) if new else {}
+    changes = []
+    for key in sorted(set(before) | set(after), key=dotted):
+        if before.get(key, _MISSING) == after.get(key, _MISSING):
+            continue
+        old_value = before[key] if key in before else _effective(old, key)
+        new_value = after[key] if key in after else _effective(new, key)
+        if _plain(old_value) == _plain(new_value):
+            continue
+        side = new if key in after else old
+        loc = side.positions.get(key) if side else None
+        changes.append(KeyChange(dotted(key), old_value, new_value, loc.line if loc else None))
+    return changes
+
+
+def _plain(value: Any) -> Any:
+    return value.value if isinstance(value, DefaultValue) else value
+
+
+_MISSING = object()
+
+
+def _step_changes(old: Plan, new: Plan) -> list[StepChange]:
+    before = {s.id: s for s in old.steps}
+    changes = []
+    for step in new.steps:
+        prior = before.get(step.id)
+        if prior is None or prior.fingerprint != step.fingerprint:
+            aspects = sorted(k for k in step.aspects if prior is None or prior.aspects.get(k) != step.aspects[k])
+            changes.append(StepChange(step.id, step.tool.value, tuple(aspects) or ("inputs",)))
+    for step_id in before.keys() - {s.id for s in new.steps}:
+        changes.append(StepChange(step_id, before[step_id].tool.value, ("removed",)))
+    if old.launch.fingerprint != new.launch.fingerprint:
+        changes.append(StepChange("launch", new.launch.launcher, ("launch",)))
+    return changes
+
+
+def _impact_from_steps(old: Plan, new: Plan, steps: list[StepChange]) -> Impact:
+    tools = {s.id: s.tool for s in (*old.steps, *new.steps)}
+    if any(tools.get(c.step) in QUANTIZE_TOOLS for c in steps):
+        return Impact.REQUANTIZE
+    if any(tools.get(c.step) is Tool.BUILD for c in steps):
+        return Impact.REBUILD
+    return Impact.RELAUNCH if steps else Impact.NONE
+
+
+def _impact_from_keys(changes: Iterable[KeyChange]) -> Impact:
+    worst = Impact.NONE
+    for change in changes:
+        impact = SECTION_IMPACT.get(change.key.split(".")[0], Impact.REBUILD)
+        worst = max(worst, impact, key=lambda i: i.rank)
+    return worst
+
+
+def _abstract(side: Side) -> bool:
+    return side.loaded.spec is not None and side.loaded.spec.abstract
+
+
+def _memory(side: Side | None) -> MemorySide | None:
+    if side is None or side.plan is None:
+        return None
+    m = side.plan.memory
+    return MemorySide(m.total_bytes, m.usable_bytes, m.fits)
+
+
+def _finding_key(f: Finding) -> tuple[str, str, str, str]:
+    return (f.code, f.severity.value, f.key, f.message)
+
+
+def compare(old: Side | None, new: Side | None, path: str, old_path: str | None, status: Status,
+            via: tuple[str, ...] = ()) -> SpecDiff:
+    changes = key_changes(old.loaded if old else None, new.loaded if new else None)
+    steps: list[StepChange] = []
+    if old and new and old.plan and new.plan:
+        steps = _step_changes(old.plan, new.plan)
+        impact = _impact_from_steps(old.plan, new.plan, steps)
+    elif old and new and not _abstract(new):
+        impact = _impact_from_keys(changes)
+    else:
+        impact = Impact.REQUANTIZE if new and not _abstract(new) else Impact.NONE
+    before = {_finding_key(f): f for f in old.report.findings} if old else {}
+    after = {_finding_key(f): f for f in new.report.findings} if new else {}
+    return SpecDiff(
+        path=path,
+        old_path=old_path,
+        status=status,
+        impact=impact,
+        changes=tuple(changes),
+        steps=tuple(steps),
+        memory_before=_memory(old),
+        memory_after=_memory(new),
+        findings_added=tuple(f for k, f in after.items() if k not in before),
+        findings_removed=tuple(f for k, f in before.items() if k not in after),
+        via=via,
+        abstract=bool(new and _abstract(new)) or bool(old and not new and _abstract(old)),
+    )
+
+
+def diff_files(old_path: str, new_path: str) -> SpecDiff:
+    """Compare two spec files."""
+    return compare(_side(old_path), _side(new_path), new_path, old_path, Status.MODIFIED)
+
+
+# --- git -------------------------------------------------------------------------------------
+
+
+class GitError(RuntimeError):
+    """git failed or is missing; the message says what to do."""
+
+
+def _git(root: Path, *args: str) -> str:
+    try:
+        done = subprocess.run(["git", *args], cwd=root, capture_output=True, text=True, check=False)
+    except FileNotFoundError:
+        raise GitError("git is not installed") from None
+    if done.returncode != 0:
+        raise GitError(done.stderr.strip() or f"git {' '.join(args)} failed")
+    return done.stdout
+
+
+def _materialize(root: Path, rev: str, dest: Path) -> None:
+    """Write the spec-like files (YAML, JSON) of `rev` into `dest`, keeping their paths."""
+    listing = _git(root, "ls-tree", "-r", "-z", "--name-only", rev)
+    for name in filter(None, listing.split("\0")):
+        if not name.endswith((".yaml", ".yml", ".json")):
+            continue
+        blob = subprocess.run(["git", "show", f"{rev}:{name}"], cwd=root, capture_output=True, check=False)
+        if blob.returncode == 0:
+            target = dest / name
+            target.parent.mkdir(parents=True, exist_ok=True)
+            target.write_bytes(blob.stdout)
+
+
+def _spec_files(base: Path, paths: Iterable[str]) -> dict[str, Path]:
+    """Spec files under `paths` (relative to the repository root), keyed by their repository path."""
+    found: dict[str, Path] = {}
+    for rel in paths:
+        target = base / rel
+        if not target.exists():
+            continue
+        for file in expand_paths([str(target)]):
+            found[str(Path(file).resolve().relative_to(base.resolve()))] = Path(file)
+    return found
+
+
+def _renames(root: Path, rev: str, paths: list[str]) -> dict[str, str]:
+    out = _git(root, "diff", "--name-status", "-M", "-z", rev, "--", *paths)
+    fields = out.split("\0")
+    renames: dict[str, str] = {}
+    i = 0
+    while i < len(fields) - 1:
+        status = fields[i]
+        if status.startswith("R"):
+            renames[fields[i + 2]] = fields[i + 1]
+            i += 3
+        else:
+            i += 2
+    return renames
+
+
+def _chain_files(side: Side, base: Path) -> set[str]:
+    files = set()
+    for shown in side.loaded.chain:
+        try:
+            files.add(str(Path(shown).resolve().relative_to(base.resolve())))
+        except ValueError:
+            continue
+    return files
+
+
+def diff_revision(root: Path, rev: str, paths: Iterable[str]) -> list[SpecDiff]:
+    """Every spec under `paths` that differs between `rev` and the working tree (extends followed)."""
+    paths = list(paths) or ["."]
+    top = Path(_git(root, "rev-parse", "--show-toplevel").strip())
+    prefix = root.resolve().relative_to(top.resolve())
+    rel_paths = [str(prefix / p) for p in paths]
+    _git(top, "rev-parse", "--verify", f"{rev}^{{commit}}")
+    with tempfile.TemporaryDirectory(prefix="trtdeploy-diff-") as tmp:
+        old_root = Path(tmp)
+        _materialize(top, rev, old_root)
+        old_files = _spec_files(old_root, rel_paths)
+        new_files = _spec_files(top, rel_paths)
+        renames = {new: old for new, old in _renames(top, rev, rel_paths).items() if old in old_files}
+        return _compare_trees(old_root, top, old_files, new_files, renames)
+
+
+def _compare_trees(old_root: Path, new_root: Path, old_files: dict[str, Path], new_files: dict[str, Path],
+                   renames: dict[str, str]) -> list[SpecDiff]:
+    diffs = []
+    paired_old = set(renames.values())
+    for rel, new_file in sorted(new_files.items()):
+        old_rel = renames.get(rel, rel if rel in old_files else None)
+        new_side = _side(str(new_file))
+        if old_rel is None:
+            diffs.append(compare(None, new_side, rel, None, Status.ADDED))
+            continue
+        old_side = _side(str(old_files[old_rel]))
+        changed_chain = _changed_chain(old_root, new_root, new_side)
+        if not changed_chain and old_rel == rel:
+            continue
+        status = Status.RENAMED if old_rel != rel else Status.MODIFIED
+        via = tuple(sorted(c for c in changed_chain if c != rel))
+        diffs.append(compare(old_side, new_side, rel, old_rel, status, via))
+    for rel, old_file in sorted(old_files.items()):
+        if rel not in new_files and rel not in paired_old:
+            diffs.append(compare(_side(str(old_file)), None, rel, rel, Status.REMOVED))
+    return diffs
+
+
+def _changed_chain(old_root: Path, new_root: Path, side: Side) -> list[str]:
+    """Files of the spec's extends chain whose bytes differ between the two trees."""
+    changed = []
+    for rel in _chain_files(side, new_root):
+        before = old_root / rel
+        after = new_root / rel
+        if not before.exists() or before.read_bytes() != after.read_bytes():
+            changed.append(rel)
+    return changed

@@ -1,0 +1,157 @@
+"""Renderers for `trtdeploy diff`: terminal text, a Markdown pull-request comment, and JSON."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from typing import Any
+
+from compiler.diff import DefaultValue, MemorySide, SpecDiff
+from compiler.findings import Finding
+from compiler.memory import GIB
+
+_BOLD, _RED, _GREEN, _YELLOW, _RESET = "\033[1m", "\033[31m", "\033[32m", "\033[33m", "\033[0m"
+
+
+def _gib(n: int) -> str:
+    return f"{n / GIB:.1f} GiB"
+
+
+def _memory_text(before: MemorySide | None, after: MemorySide | None) -> str:
+    if before is None and after is None:
+        return "n/a"
+    if before is None:
+        assert after is not None
+        return f"{_gib(after.per_gpu_bytes)} per GPU ({'fits' if after.fits else 'does NOT fit'})"
+    if after is None:
+        return f"{_gib(before.per_gpu_bytes)} per GPU before"
+    delta = after.per_gpu_bytes - before.per_gpu_bytes
+    sign = "+" if delta >= 0 else "−"
+    fits = "fits" if after.fits else "does NOT fit"
+    return f"{_gib(before.per_gpu_bytes)} → {_gib(after.per_gpu_bytes)} per GPU ({sign}{_gib(abs(delta))}, {fits})"
+
+
+def _value(value: Any) -> str:
+    if value is None:
+        return "—"
+    if isinstance(value, DefaultValue):
+        return f"{json.dumps(value.value, ensure_ascii=False)} (default)"
+    return json.dumps(value, ensure_ascii=False)
+
+
+def _json_value(value: Any) -> Any:
+    return value.value if isinstance(value, DefaultValue) else value
+
+
+def _finding_line(f: Finding) -> str:
+    return f"{f.code} {f.severity.value}: {f.message}"
+
+
+def render_text(diffs: Sequence[SpecDiff], colour: bool = False) -> str:
+    def paint(code: str, text: str) -> str:
+        return f"{code}{text}{_RESET}" if colour else text
+
+    if not diffs:
+        return "no spec changed\n"
+    lines = []
+    for d in diffs:
+        base = ", base spec" if d.abstract else ""
+        was = f", was {d.old_path}" if d.old_path and d.old_path != d.path else ""
+        title = f"{d.path} ({d.status.value}{base}{was})"
+        lines.append(paint(_BOLD, title))
+        lines.append(f"  impact: {paint(_YELLOW, d.impact.value)}: {d.impact.cost}")
+        if d.via:
+            lines.append(f"  through extends: {', '.join(d.via)}")
+        for c in d.changes:
+            where = f":{c.line}" if c.line else ""
+            lines.append(f"  {c.key}{where}: {_value(c.old)} → {_value(c.new)}")
+        for s in d.steps:
+            lines.append(f"  re-runs {s.step} ({s.tool}): {', '.join(s.aspects)} changed")
+        lines.append(f"  memory: {_memory_text(d.memory_before, d.memory_after)}")
+        for f in d.findings_added:
+            lines.append("  " + paint(_RED, "+ " + _finding_line(f)))
+        for f in d.findings_removed:
+            lines.append("  " + paint(_GREEN, "- " + _finding_line(f)))
+    return "\n".join(lines) + "\n"
+
+
+def render_markdown(diffs: Sequence[SpecDiff]) -> str:
+    if not diffs:
+        return "### trtdeploy: no deployment spec changed\n"
+    worst = max(diffs, key=lambda d: d.impact.rank).impact
+    errors = sum(1 for d in diffs if d.introduces_error)
+    out = [
+        "### trtdeploy: deployment changes",
+        "",
+        f"{len(diffs)} spec{'s' if len(diffs) != 1 else ''} changed; most expensive impact: **{worst.value}** "
+        f"({worst.cost}).{f' **{errors} introduce errors.**' if errors else ''}",
+        "",
+        "| spec | status | impact | memory per GPU | findings |",
+        "|---|---|---|---|---|",
+    ]
+    for d in diffs:
+        findings = f"+{len(d.findings_added)} / −{len(d.findings_removed)}"
+        if d.introduces_error:
+            findings += " ❌"
+        status = f"{d.status.value} (base spec)" if d.abstract else d.status.value
+        out.append(f"| `{d.path}` | {status} | **{d.impact.value}** | "
+                   f"{_memory_text(d.memory_before, d.memory_after)} | {findings} |")
+    out.append("")
+    for d in diffs:
+        out += _markdown_details(d)
+    return "\n".join(out)
+
+
+def _markdown_details(d: SpecDiff) -> list[str]:
+    out = ["<details>", f"<summary><code>{d.path}</code>: {d.impact.value}</summary>", ""]
+    if d.abstract:
+        out += ["A base spec: it deploys nothing itself; the specs that extend it carry the impact.", ""]
+    else:
+        out += [f"Impact: {d.impact.cost}.", ""]
+    if d.via:
+        out += [f"Changed through `extends`: {', '.join(f'`{v}`' for v in d.via)}.", ""]
+    if d.changes:
+        out += ["| key | line | old | new |", "|---|---|---|---|"]
+        out += [f"| `{c.key}` | {c.line or ''} | `{_value(c.old)}` | `{_value(c.new)}` |" for c in d.changes]
+        out.append("")
+    if d.steps:
+        out += [f"- re-runs **{s.step}** (`{s.tool}`): {', '.join(s.aspects)} changed" for s in d.steps]
+        out.append("")
+    if d.findings_added or d.findings_removed:
+        out += [f"- ➕ `{f.code}` {f.severity.value}: {f.message}" for f in d.findings_added]
+        out += [f"- ➖ `{f.code}` {f.severity.value}: {f.message}" for f in d.findings_removed]
+        out.append("")
+    out += ["</details>", ""]
+    return out
+
+
+def _memory_json(m: MemorySide | None) -> dict[str, object] | None:
+    return None if m is None else {"per_gpu_bytes": m.per_gpu_bytes, "usable_bytes": m.usable_bytes, "fits": m.fits}
+
+
+def render_json(diffs: Sequence[SpecDiff]) -> str:
+    payload = {
+        "specs": [
+            {
+                "path": d.path,
+                "old_path": d.old_path,
+                "status": d.status.value,
+                "impact": d.impact.value,
+                "via": list(d.via),
+                "abstract": d.abstract,
+                "changes": [{"key": c.key, "old": _json_value(c.old), "new": _json_value(c.new), "line": c.line}
+                            for c in d.changes],
+                "steps": [{"step": s.step, "tool": s.tool, "aspects": list(s.aspects)} for s in d.steps],
+                "memory": {"before": _memory_json(d.memory_before), "after": _memory_json(d.memory_after)},
+                "findings": {"added": [f.to_json() for f in d.findings_added],
+                             "removed": [f.to_json() for f in d.findings_removed]},
+            }
+            for d in diffs
+        ],
+        "summary": {
+            "changed": len(diffs),
+            "impact": max((d.impact for d in diffs), key=lambda i: i.rank).value if diffs else "none",
+            "introduces_errors": any(d.introduces_error for d in diffs),
+        },
+    }
+    return json.dumps(payload, indent=2, ensure_ascii=False, default=str) + "\n"

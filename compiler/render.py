@@ -1,0 +1,273 @@
+"""render: Plan -> the build folder's files (and the plan's text and Markdown views). Pure: no file is written here.
+
+Templates under templates/ print what this module hands them: flat lists of lines,
+every value already quoted with shlex.quote here, never in a template. A Var
+renders as "${NAME}" followed by its single-quoted suffix, so no value is ever
+spliced into shell text unquoted. Output is deterministic: the same plan renders
+to the same bytes.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import shlex
+from collections.abc import Iterable, Mapping, Sequence
+from pathlib import Path
+
+import jinja2
+
+from compiler.memory import gib
+from compiler.plan.launch import GPU_BINDING_ENV, RANK_ENTRYPOINT_ENV, RANK_ENV_NAMES, RANK_SCRIPT
+from compiler.plan.model import (
+    BUILD_DIR,
+    EXAMPLES_DIR,
+    HOSTFILE,
+    MODEL_DIR,
+    STEP_OUT,
+    VARIABLE_ENV,
+    Arg,
+    Plan,
+    Step,
+    Var,
+)
+from compiler.plan.tools import GPTQ_SCRIPT
+from compiler.versions import ReleaseLine
+
+TEMPLATES = Path(__file__).resolve().parent / "templates"
+# Definition order in a script preamble; BUILD_DIR first, since the others may be relative to it.
+VARIABLE_ORDER = (BUILD_DIR, MODEL_DIR, EXAMPLES_DIR, HOSTFILE, STEP_OUT)
+REQUIRED_WHAT = {MODEL_DIR: "the model folder", HOSTFILE: "a hostfile with one line per node"}
+GENERATED = "written by `trtdeploy compile`; edits are overwritten"
+
+
+@functools.cache
+def _environment() -> jinja2.Environment:
+    return jinja2.Environment(
+        loader=jinja2.FileSystemLoader(str(TEMPLATES)),
+        undefined=jinja2.StrictUndefined,
+        autoescape=False,
+        keep_trailing_newline=True,
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
+
+
+def _render(template: str, **context: object) -> str:
+    return _environment().get_template(template).render(**context)
+
+
+def single_quote(text: str) -> str:
+    """Always single-quoted, even when shlex would leave it bare: "${EXAMPLES_DIR}"'/run.py'."""
+    return "'" + text.replace("'", "'\"'\"'") + "'"
+
+
+def shell_word(arg: Arg) -> str:
+    """One argv element as one shell word."""
+    if isinstance(arg, Var):
+        return '"${' + arg.name + '}"' + (single_quote(arg.suffix) if arg.suffix else "")
+    return shlex.quote(arg)
+
+
+def _groups(argv: Sequence[Arg]) -> list[list[str]]:
+    """Words grouped for reading: each option with its value (options here take at most one), else positionals."""
+    groups: list[list[str]] = []
+    expecting = closed = False
+    for arg in argv:
+        is_option = isinstance(arg, str) and arg.startswith("-")
+        if not groups or is_option:
+            groups.append([])
+            expecting = isinstance(arg, str) and is_option and "=" not in arg
+            closed = is_option and not expecting
+        elif expecting:
+            expecting, closed = False, True
+        elif closed:
+            groups.append([])
+            closed = False
+        groups[-1].append(shell_word(arg))
+    return groups
+
+
+def command_lines(argv: Sequence[Arg], prefix: str = "") -> list[str]:
+    """A command over several lines, joined with backslashes."""
+    lines = [" ".join(group) for group in _groups(argv)]
+    out = [prefix + lines[0]] + ["  " + line for line in lines[1:]]
+    return [line + " \\" for line in out[:-1]] + out[-1:]
+
+
+def _definition(name: str, default: str | None) -> str:
+    if name == BUILD_DIR:
+        return "BUILD_DIR=$PWD"
+    env = VARIABLE_ENV[name]
+    if default is None:
+        return f"{name}=${{{env}:?set {env} to {REQUIRED_WHAT[name]}}}"
+    return f"{name}=${{{env}:-{shlex.quote(default)}}}"
+
+
+def definitions(argvs: Iterable[Sequence[Arg]], variables: Mapping[str, str | None],
+                extra: Mapping[str, str | None] | None = None, skip: frozenset[str] = frozenset()) -> list[str]:
+    """The preamble lines defining every variable the commands use, in a fixed order."""
+    values = {**variables, **(extra or {})}
+    used = {arg.name for argv in argvs for arg in argv if isinstance(arg, Var)} | set(extra or {})
+    return [_definition(name, values.get(name)) for name in VARIABLE_ORDER if name in used and name not in skip]
+
+
+def _header(*lines: str) -> list[str]:
+    for line in lines:
+        if "\n" in line or "\r" in line:  # only plan-made text goes into comments; this guards that
+            raise ValueError(f"a comment line holds a newline: {line!r}")
+    return list(lines)
+
+
+def render_step(plan: Plan, step: Step) -> str:
+    return _render(
+        "steps/step.sh.j2",
+        header=_header(f"trtdeploy step {step.script} of {plan.name}: {step.tool.value}",
+                       f"fingerprint {step.fingerprint}", GENERATED),
+        definitions=definitions([step.argv], plan.variables, {STEP_OUT: step.output}),
+        exports=[f"export {name}={shlex.quote(value)}" for name, value in step.env],
+        command=command_lines(step.argv, "exec "),
+    )
+
+
+def render_rank(plan: Plan) -> str:
+    launch = plan.launch
+    return _render(
+        "launch/rank.sh.j2",
+        header=_header(f"trtdeploy: one rank of {plan.name} ({launch.world_size} ranks): binds the rank's GPU, "
+                       f"then starts {launch.entrypoint}", f"fingerprint {launch.fingerprint}", GENERATED),
+        definitions=definitions([launch.rank_argv], plan.variables),
+        argv=[" ".join(group) for group in _groups(launch.rank_argv)],
+        bind_env=GPU_BINDING_ENV,
+        entrypoint_env=RANK_ENTRYPOINT_ENV,
+    )
+
+
+def render_mpirun(plan: Plan) -> str:
+    launch = plan.launch
+    rank_env = [name for name in launch.env_passthrough if name in RANK_ENV_NAMES]
+    return _render(
+        "launch/mpirun.sh.j2",
+        header=_header(f"trtdeploy launch of {plan.name}: {launch.world_size} MPI ranks, "
+                       f"{launch.ranks_per_node} per node, one per GPU", f"fingerprint {launch.fingerprint}",
+                       GENERATED),
+        definitions=definitions([launch.argv], plan.variables),
+        exports=[f"export {name}=${{{name}:-}}" for name in rank_env],
+        command=command_lines(launch.argv, "exec "),
+    )
+
+
+def _plain(value: str) -> str:
+    if any(c.isspace() or c in "'\"`$\\;#" for c in value):  # P104 refuses these before planning
+        raise ValueError(f"not a plain value for a hostfile or #SBATCH line: {value!r}")
+    return value
+
+
+def render_sbatch(plan: Plan) -> str:
+    launch = plan.launch
+    return _render(
+        "launch/slurm.sbatch.j2",
+        sbatch=[f"{_plain(key)}={_plain(value)}" for key, value in launch.sbatch],
+        header=_header(f"trtdeploy launch of {plan.name}: {launch.world_size} ranks on {launch.nodes} node(s)",
+                       f"fingerprint {launch.fingerprint}", GENERATED),
+        command=command_lines(launch.argv, "exec "),
+    )
+
+
+def render_hostfile(plan: Plan) -> str:
+    launch = plan.launch
+    return _render("launch/hostfile.j2", header=_header(f"trtdeploy hostfile of {plan.name}: one line per node"),
+                   hosts=[_plain(host) for host in launch.hosts], slots=launch.ranks_per_node)
+
+
+def plan_json(plan: Plan) -> str:
+    return json.dumps(plan.to_json(), indent=2, sort_keys=True, ensure_ascii=False) + "\n"
+
+
+def render_build(plan: Plan) -> dict[str, str]:
+    """Every file of the build folder, by path relative to it, in a stable order."""
+    files = {"plan.json": plan_json(plan), "plan.md": render_markdown(plan)}
+    for step in plan.steps:
+        assert step.script is not None
+        files[step.script] = render_step(plan, step)
+        if any(arg == GPTQ_SCRIPT for arg in step.argv):
+            files[GPTQ_SCRIPT] = _render("steps/gptq_quantize.py.j2")
+    launch = plan.launch
+    files[RANK_SCRIPT] = render_rank(plan)
+    if launch.launcher == "mpirun":
+        files["launch/mpirun.sh"] = render_mpirun(plan)
+    if launch.launcher == "slurm":
+        files["launch/slurm.sbatch"] = render_sbatch(plan)
+    if launch.hostfile is not None:
+        files[launch.hostfile] = render_hostfile(plan)
+    return files
+
+
+def is_executable(path: str) -> bool:
+    return path.endswith((".sh", ".sbatch")) or path == GPTQ_SCRIPT
+
+
+def _view(plan: Plan, markdown: bool) -> dict[str, object]:
+    """What the text and Markdown views print, already formatted (sections that may be empty included)."""
+    resolved = plan.resolved
+    gpu = resolved["gpu"]
+    assert isinstance(gpu, dict)
+    memory = plan.memory
+    return {
+        "name": plan.name,
+        "spec": plan.spec_path,
+        "release": f"TensorRT-LLM {plan.release_version} ({ReleaseLine(plan.release_line).label} line)",
+        "gpu": f"{gpu['id']} (SM{gpu['sm']})",
+        "layout": _layout(plan),
+        "quantization": f"{resolved['format']}, KV cache {resolved['kv_cache']}",
+        "memory": [("weights", gib(memory.weights_bytes)), ("KV cache", gib(memory.kv_cache_bytes)),
+                   ("activations", gib(memory.activation_bytes)), ("total", gib(memory.total_bytes))],
+        "memory_of": f"of {gib(memory.gpu_memory_bytes)} ({gib(memory.usable_bytes)} usable): "
+                     f"{'fits' if memory.fits else 'does NOT fit'}",
+        "steps": [_step_view(step) for step in plan.steps],
+        "launch": _launch_view(plan, markdown),
+        "decisions": [{"topic": d.topic, "choice": d.choice, "reason": d.reason} for d in plan.decisions],
+        "findings": _findings_section(plan, markdown),
+    }
+
+
+def _findings_section(plan: Plan, markdown: bool) -> list[str]:
+    lines = [f"- {f.code} {f.severity.value}: {f.message}" + (f" (help: {f.hint})" if f.hint else "")
+             for f in plan.findings]
+    if not lines:
+        return []
+    return ["", "## Findings", "", *lines] if markdown else ["", "findings:", *("  " + line for line in lines)]
+
+
+def _layout(plan: Plan) -> str:
+    launch = plan.launch
+    return (f"{launch.world_size} GPU{'s' if launch.world_size != 1 else ''} on {launch.nodes} "
+            f"node{'s' if launch.nodes != 1 else ''} ({launch.ranks_per_node} per node)")
+
+
+def _step_view(step: Step) -> dict[str, object]:
+    return {"script": step.script, "id": step.id, "tool": step.tool.value, "output": step.output,
+            "reason": step.reason, "fingerprint": step.fingerprint[:16],
+            "reads": ", ".join(step.depends_on) or "-",
+            "command": command_lines(step.argv)}
+
+
+def _launch_view(plan: Plan, markdown: bool) -> dict[str, object]:
+    launch = plan.launch
+    command = [f"#SBATCH {key}={value}" for key, value in launch.sbatch] + (
+        command_lines(launch.argv) if launch.argv else [])
+    if markdown and command:
+        command = ["```bash", *command, "```", ""]
+    return {"launcher": launch.launcher, "script": launch.script or "-", "entrypoint": launch.entrypoint,
+            "fingerprint": launch.fingerprint[:16], "command": command,
+            "rank_command": command_lines(launch.rank_argv)}
+
+
+def render_text(plan: Plan) -> str:
+    """`trtdeploy plan --format text`: steps with their full commands, memory per GPU, decisions."""
+    return _render("plan/plan.txt.j2", **_view(plan, markdown=False))
+
+
+def render_markdown(plan: Plan) -> str:
+    """plan.md and `trtdeploy plan --format markdown`."""
+    return _render("plan/plan.md.j2", **_view(plan, markdown=True))

@@ -1,0 +1,124 @@
+"""Helpers shared by tests/plan and tests/render: spec writing, planning, and checking argv against the reference."""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+import yaml
+
+import reference_flags
+from compiler.load import deep_merge
+from compiler.pipeline import SpecReport, check_spec
+from compiler.plan.model import Arg, Plan, Step, Tool, Var
+from compiler.plan.planner import make_plan
+from compiler.render import _render
+
+ROOT = Path(__file__).resolve().parents[2]
+SPECS = ROOT / "specs"
+DATA = ROOT / "tests" / "data" / "plan"
+RELEASES = ("0.8.0", "0.9.0", "0.10.0", "0.16.0", "1.2.0")
+REFERENCE_TOOL = {Tool.BUILD: "trtllm-build", Tool.QUANTIZE: "quantize.py", Tool.CONVERT: "convert_checkpoint.py"}
+
+BASE: dict[str, Any] = {
+    "name": "llama-test",
+    "model": {"name": "llama-2-7b"},
+    "target": {"gpu": "H100-SXM", "tensorrt_llm": "0.16.0"},
+}
+
+
+def spec_data(*overrides: Mapping[str, Any]) -> dict[str, Any]:
+    data: dict[str, Any] = dict(BASE)
+    for override in overrides:
+        data = deep_merge(data, override)
+    return data
+
+
+def write_spec(folder: Path, *overrides: Mapping[str, Any], name: str = "spec.yaml") -> Path:
+    path = folder / name
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(yaml.safe_dump(spec_data(*overrides), sort_keys=True), encoding="utf-8")
+    return path
+
+
+def checked(path: Path) -> SpecReport:
+    return check_spec(path)
+
+
+def plan_file(path: Path) -> Plan:
+    """The plan of a spec that must check without errors."""
+    report = check_spec(path)
+    assert report.resolved is not None and not report.errors, [f"{f.code} {f.message}" for f in report.findings]
+    return make_plan(report.resolved, report.findings)
+
+
+def plan_spec(folder: Path, *overrides: Mapping[str, Any], name: str = "spec.yaml") -> Plan:
+    return plan_file(write_spec(folder, *overrides, name=name))
+
+
+def text(argv: Sequence[Arg]) -> list[str]:
+    return [str(a) for a in argv]
+
+
+def tool_args(argv: Sequence[Arg]) -> list[str]:
+    """A tool's arguments: what follows the program words (python3 and its script, or the binary)."""
+    words = text(argv)
+    first = next((i for i, word in enumerate(words) if word.startswith("-")), len(words))
+    return words[first:]
+
+
+def flag_value(argv: Sequence[Arg], flag: str) -> str | None:
+    """The value of `flag` (either `flag value` or `flag=value`), None when absent."""
+    words = text(argv)
+    for i, word in enumerate(words):
+        if word == flag:
+            return words[i + 1] if i + 1 < len(words) and not words[i + 1].startswith("--") else ""
+        if word.startswith(flag + "="):
+            return word.partition("=")[2]
+    return None
+
+
+@functools.cache
+def gptq_script() -> ModuleType:
+    """The rendered GPTQ script as a module (its heavy imports happen only in main(), which is not called)."""
+    module = ModuleType("rendered_gptq_quantize")
+    module.__file__ = "steps/gptq_quantize.py"
+    exec(compile(_render("steps/gptq_quantize.py.j2"), module.__file__, "exec"), module.__dict__)
+    return module
+
+
+def step_problems(step: Step, version: str) -> list[str]:
+    """Problems of a step's argv against the reference table of its tool for this release."""
+    args = tool_args(step.argv)
+    if step.tool is Tool.GPTQ:
+        try:
+            gptq_script().parse_args(args)
+        except SystemExit as exc:
+            return [f"gptq_quantize.py rejects {args}: exit {exc.code}"]
+        return []
+    column = reference_flags.column_for(version)
+    return reference_flags.check_argv(REFERENCE_TOOL[step.tool], column, args, version)
+
+
+def launch_problems(plan: Plan) -> list[str]:
+    """The rank argv: run.py against §1.4, or the trtllm-serve form of §5."""
+    rank = text(plan.launch.rank_argv)
+    if rank[0] == "python3":
+        assert rank[1] == "${EXAMPLES_DIR}/run.py", rank
+        column = reference_flags.column_for(plan.release_version)
+        return reference_flags.check_argv("run.py", column, rank[2:], plan.release_version)
+    expected = ["trtllm-llmapi-launch", "trtllm-serve", plan.launch.engine_dir, "--backend", "tensorrt"]
+    return [] if rank[:5] == expected and "--tokenizer" in rank else [f"unexpected serve argv {rank}"]
+
+
+def plan_problems(plan: Plan) -> list[str]:
+    problems = [p for step in plan.steps for p in step_problems(step, plan.release_version)]
+    return problems + launch_problems(plan)
+
+
+def expand(argv: Sequence[Arg], values: Mapping[str, str]) -> list[str]:
+    """argv as a shell running the script sees it: each Var replaced by its value."""
+    return [values[a.name] + a.suffix if isinstance(a, Var) else a for a in argv]

@@ -1,0 +1,135 @@
+"""Every format x KV dtype x release line x GPU: what is planned uses exactly the flags of the reference tables.
+
+Each combination that checks without an error finding is planned, and every
+argv (each step's, and the launch's run.py) is checked against the release's
+column of ../shared/reference/trtllm.md §1. A second pass plans every combination
+the planner itself accepts, findings or not, so that flag paths guarded by
+validator errors (an int8 KV cache on 1.x, fp8 on an A100) are checked too.
+"""
+
+from __future__ import annotations
+
+import itertools
+from pathlib import Path
+
+import pytest
+
+from compiler.pipeline import check_spec
+from compiler.plan.model import Plan, Tool
+from compiler.plan.planner import make_plan, refusals
+from compiler.spec import QuantFormat
+from plan.support import RELEASES, flag_value, plan_problems, text, write_spec
+
+FORMATS = [f.value for f in QuantFormat]
+KV = ("float16", "int8", "fp8")
+GPUS = ("H100-SXM", "A100-SXM-80GB")
+COMBOS = list(itertools.product(RELEASES, GPUS, FORMATS, KV))
+QUANTIZE_FORMATS = {"int4_awq", "fp8", "w4a8_awq", "nvfp4"}
+# Errors a combination may have: hardware and release support (H), the GPTQ + KV gap (P103),
+# int8 KV with 1.x's paged context FMHA default (C105), a line without the format (P101).
+ALLOWED_ERRORS = {"H102", "H103", "H104", "P101", "P103", "C105"}
+
+
+def _spec(tmp: Path, release: str, gpu: str, fmt: str, kv: str) -> Path:
+    return write_spec(tmp, {"quantization": {"format": fmt, "kv_cache": kv, "calibration": {}},
+                            "target": {"gpu": gpu, "tensorrt_llm": release}})
+
+
+def _build(plan: Plan) -> list[str]:
+    return text(plan.step("build").argv)
+
+
+def _line(release: str) -> str:
+    return {"0.8.0": "0.8", "0.9.0": "0.8", "0.10.0": "0.8", "0.16.0": "0.12", "1.2.0": "1.x"}[release]
+
+
+def _check_route(plan: Plan, fmt: str, kv: str) -> None:
+    tools = [s.tool for s in plan.steps]
+    if fmt == "int4_gptq":
+        assert tools == [Tool.GPTQ, Tool.CONVERT, Tool.BUILD]
+    elif fmt in QUANTIZE_FORMATS or kv == "fp8":
+        assert tools == [Tool.QUANTIZE, Tool.BUILD]
+    else:
+        assert tools == [Tool.CONVERT, Tool.BUILD]
+    if kv == "int8" and tools[0] is Tool.CONVERT:
+        assert "--int8_kv_cache" in text(plan.steps[0].argv)
+
+
+def _check_limits(plan: Plan, release: str) -> None:
+    build = plan.step("build").argv
+    for flag in ("--max_batch_size", "--max_input_len", "--max_beam_width", "--max_num_tokens"):
+        assert flag_value(build, flag), flag
+    if _line(release) == "0.8":
+        assert flag_value(build, "--max_output_len") == "1024" and flag_value(build, "--max_seq_len") is None
+    else:
+        assert flag_value(build, "--max_seq_len") == "2048" and flag_value(build, "--max_output_len") is None
+
+
+def _check_line_flags(plan: Plan, release: str, gpu: str, kv: str) -> None:
+    build, line = plan.step("build").argv, _line(release)
+    paged = ("--paged_kv_cache", "enable") if line != "1.x" else ("--kv_cache_type", "paged")
+    assert flag_value(build, paged[0]) == paged[1]
+    assert flag_value(build, "--gpt_attention_plugin") == ("float16" if line == "0.8" else "auto")
+    fp8_fmha = flag_value(build, "--use_fp8_context_fmha")
+    assert fp8_fmha == ("disable" if line == "1.x" and gpu.startswith("A100") else None)
+    if line == "1.x" and kv == "int8":
+        assert flag_value(build, "--use_paged_context_fmha") == "disable"
+    assert flag_value(build, "--use_custom_all_reduce") is None  # both GPUs have NVLink and P2P
+
+
+def _check_calibration(plan: Plan, release: str, fmt: str) -> None:
+    first = plan.steps[0]
+    if first.tool is not Tool.QUANTIZE:
+        return
+    assert flag_value(first.argv, "--calib_size") == ("32" if "awq" in fmt else "512")
+    assert (flag_value(first.argv, "--calib_dataset") is not None) == (release not in {"0.8.0", "0.9.0"})
+    assert (flag_value(first.argv, "--calib_max_seq_length") is not None) == (_line(release) != "0.8")
+
+
+def _check_all(plan: Plan, release: str, gpu: str, fmt: str, kv: str) -> None:
+    assert plan_problems(plan) == []
+    _check_route(plan, plan.resolved["format"], kv)  # type: ignore[arg-type]
+    _check_limits(plan, release)
+    _check_line_flags(plan, release, gpu, kv)
+    _check_calibration(plan, release, str(plan.resolved["format"]))
+
+
+@pytest.mark.parametrize(("release", "gpu"), list(itertools.product(RELEASES, GPUS)))
+def test_every_combination_without_errors_plans_with_reference_flags(tmp_path: Path, release: str, gpu: str) -> None:
+    planned = 0
+    for fmt, kv in itertools.product(FORMATS, KV):
+        report = check_spec(_spec(tmp_path, release, gpu, fmt, kv))
+        assert report.resolved is not None
+        errors = {f.code for f in report.findings if f.severity.value == "error"}
+        assert errors <= ALLOWED_ERRORS, (fmt, kv, [f"{f.code} {f.message}" for f in report.findings])
+        if errors:
+            assert fmt not in ("none", "int8_wo") or kv != "float16", (fmt, kv, errors)
+            continue
+        _check_all(make_plan(report.resolved, report.findings), release, gpu, fmt, kv)
+        planned += 1
+    assert planned >= 6, f"only {planned} combinations planned on {release} / {gpu}"
+
+
+@pytest.mark.parametrize(("release", "gpu"), list(itertools.product(RELEASES, GPUS)))
+def test_every_combination_the_planner_accepts_uses_reference_flags(tmp_path: Path, release: str, gpu: str) -> None:
+    for fmt, kv in itertools.product(FORMATS, KV):
+        resolved = check_spec(_spec(tmp_path, release, gpu, fmt, kv)).resolved
+        assert resolved is not None
+        if refusals(resolved):
+            gaps = {g.key for g in refusals(resolved)}
+            assert (fmt == "int4_gptq" and kv != "float16") or (fmt == "nvfp4" and release != "1.2.0"), gaps
+            continue
+        _check_all(make_plan(resolved), release, gpu, fmt, kv)
+
+
+@pytest.mark.parametrize(("release", "flag"), [("0.8.0", "--ammo_quant_ckpt_path"), ("0.9.0", "--ammo_quant_ckpt_path"),
+                                               ("0.10.0", "--modelopt_quant_ckpt_path"), ("0.16.0", "--quant_ckpt_path"),
+                                               ("1.2.0", "--quant_ckpt_path")])
+def test_gptq_checkpoint_flag_follows_the_exact_release(tmp_path: Path, release: str, flag: str) -> None:
+    report = check_spec(_spec(tmp_path, release, "A100-SXM-80GB", "int4_gptq", "float16"))
+    assert report.resolved is not None
+    convert = make_plan(report.resolved).step("convert")
+    gptq = make_plan(report.resolved).step("gptq")
+    assert flag_value(convert.argv, flag) == f"{gptq.output}/model.safetensors"
+    assert [f for f in ("--ammo_quant_ckpt_path", "--modelopt_quant_ckpt_path", "--quant_ckpt_path")
+            if flag_value(convert.argv, f) is not None] == [flag]
