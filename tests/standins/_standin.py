@@ -13,6 +13,10 @@ Knobs for tests:
   TRTDEPLOY_STANDIN_SLEEP=<s> | <tool>:<s> sleep after writing part of the output (all tools, or one), printing
                                            "stand-in <tool>: sleeping" first so a test can wait for it
   TRTDEPLOY_STANDIN_LOG=<file>             append one JSON line {"tool", "argv", "line", "pid"} per invocation
+  TRTDEPLOY_STANDIN_MODELOPT=1             quantize.py only: after the argv check, quantize and export for real
+                                           with ModelOpt (_modelopt.py) instead of writing dummy files
+  TRTDEPLOY_STANDIN_DEVICE=cuda|cpu        that real mode's device when argv has no --device (default: cuda
+                                           when torch sees a GPU, else cpu)
 
 Stdlib only: the stand-ins run under the python3 the step scripts find on PATH.
 """

@@ -4,7 +4,11 @@
 Checks argv against the reference tables (see _standin.py), reads --model_dir's
 config.json, and writes a TRT-LLM checkpoint: config.json with architecture,
 dtype, mapping and quantization from the flags, plus rank{N}.safetensors.
-The body below `write` may be replaced by a real ModelOpt run; keep the argv check.
+
+With TRTDEPLOY_STANDIN_MODELOPT=1 it is no stand-in past the argv check: _modelopt.py
+quantizes the model for real with NVIDIA ModelOpt and exports a real TensorRT-LLM
+checkpoint, as quantize.py does (needs torch, nvidia-modelopt and transformers under
+the python3 that runs the step; runs on a CPU).
 """
 
 from __future__ import annotations
@@ -21,6 +25,11 @@ TOOL = "quantize.py"
 
 
 def write(args: s.Args) -> None:
+    if os.environ.get("TRTDEPLOY_STANDIN_MODELOPT") == "1":
+        import _modelopt
+
+        _modelopt.run(args)
+        return
     hf, model_digest = s.read_model(s.one(args, "--model_dir"))
     qformat = s.one(args, "--qformat", "full_prec") or "full_prec"
     kv = s.one(args, "--kv_cache_dtype")
