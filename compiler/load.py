@@ -9,10 +9,12 @@ from __future__ import annotations
 
 import difflib
 import os
+import re
+import stat
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 import yaml
 from pydantic import BaseModel, ValidationError
@@ -24,6 +26,12 @@ MAX_FILE_BYTES = 1 << 20
 MAX_NODES = 20_000
 MAX_DEPTH = 64
 MAX_EXTENDS_DEPTH = 16
+# Deeper than this, libyaml's composer is not used (see `compose`): it crashed only near 100,000 levels,
+# and the reader refuses anything deeper than MAX_DEPTH anyway.
+C_PARSER_MAX_NESTING = 2000
+# YAML's line breaks (str.splitlines also splits at characters YAML keeps inside a line).
+_LINE_BREAKS = re.compile("\r\n|[\n\r\x85\u2028\u2029]")
+_C_LOADER: type | None = getattr(yaml, "CSafeLoader", None)
 
 KeyPath = tuple[str | int, ...]
 
@@ -113,7 +121,7 @@ class _NodeReader:
                 continue
             if not isinstance(key_node, yaml.ScalarNode):
                 raise _error("S101", "a mapping key must be a plain word", "use a plain key", self.loc(key_node), key)
-            name = str(key_node.value)
+            name = self._text(str(key_node.value), key_node, key)
             if name in result:
                 self.findings.append(
                     Finding(
@@ -131,7 +139,7 @@ class _NodeReader:
 
     def _scalar(self, node: yaml.Node, key: KeyPath) -> Any:
         if key in VERBATIM_SCALAR_KEYS and node.tag != "tag:yaml.org,2002:null":
-            return str(node.value)
+            return self._text(str(node.value), node, key)
         if not node.tag.startswith("tag:yaml.org,2002:"):
             raise _error(
                 "S101",
@@ -141,20 +149,55 @@ class _NodeReader:
                 key,
             )
         try:
-            return self._constructor.construct_object(node, deep=True)
+            value = self._constructor.construct_object(node, deep=True)
         except (yaml.YAMLError, ValueError, OverflowError) as exc:
             raise _error("S101", f"cannot read this value: {exc}", "write a plain value", self.loc(node), key) from None
+        return self._text(value, node, key) if isinstance(value, str) else value
+
+    def _text(self, value: str, node: yaml.Node, key: KeyPath) -> str:
+        """Refuse what no path, argv or report can carry: a NUL (\\0) or a lone surrogate (\\ud800) escape."""
+        if "\x00" in value:
+            raise _error("S108", f"{dotted(key) or 'a key'}: a NUL character (\\0) is not allowed in a spec",
+                         "remove the \\0 escape", self.loc(node), key)
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError:
+            raise _error("S108", f"{dotted(key) or 'a key'}: a lone surrogate escape is not valid text",
+                         "write the character itself, or a \\U escape of a whole code point", self.loc(node),
+                         key) from None
+        return value
 
 
-def _read_text(path: Path, shown: str) -> str:
+def _read_capped(handle: BinaryIO, limit: int) -> bytes:
+    """At most `limit` bytes, in 64 KiB reads: one read(limit) would allocate `limit` bytes for every small spec."""
+    data = bytearray()
+    while len(data) < limit:
+        chunk = handle.read(min(1 << 16, limit - len(data)))
+        if not chunk:
+            break
+        data += chunk
+    return bytes(data)
+
+
+def _read_text(path: Path, shown: str, regular_only: bool = False) -> str:
+    """The file's text, read at most MAX_FILE_BYTES + 1 bytes (so /dev/zero cannot fill memory).
+
+    A FIFO is read only when named on the command line (`check <(...)`); a base named by
+    `extends:` must be a regular file, so that a spec cannot make a check wait on /dev/stdin.
+    """
     top = Location(shown, 1, 1)
     try:
-        if path.is_dir():
+        info = path.stat()
+        if stat.S_ISDIR(info.st_mode):
             raise _error("S100", f"{shown} is a directory", "give a spec file, or check a folder", top)
-        size = path.stat().st_size
-        if size > MAX_FILE_BYTES:
-            raise _error("S106", f"file is {size} bytes; specs are limited to {MAX_FILE_BYTES}", "split it", top)
-        data = path.read_bytes()
+        if not stat.S_ISREG(info.st_mode) and (regular_only or not stat.S_ISFIFO(info.st_mode)):
+            raise _error("S100", f"{shown} is not a regular file", "give a spec file", top)
+        if info.st_size > MAX_FILE_BYTES:
+            raise _error("S106", f"file is {info.st_size} bytes; specs are limited to {MAX_FILE_BYTES}", "split it", top)
+        with open(path, "rb") as handle:
+            data = _read_capped(handle, MAX_FILE_BYTES + 1)
+        if len(data) > MAX_FILE_BYTES:
+            raise _error("S106", f"file is over {MAX_FILE_BYTES} bytes; specs are limited to that", "split it", top)
     except FileNotFoundError:
         raise _error("S100", f"no such file: {shown}", "check the path", top) from None
     except OSError as exc:
@@ -167,10 +210,68 @@ def _read_text(path: Path, shown: str) -> str:
         raise _error("S101", f"not UTF-8 text (byte {exc.start})", "save the file as UTF-8", top) from None
 
 
+def nesting_bound(text: str) -> int:
+    """An upper bound on how deep `text` can nest.
+
+    A flow collection opens at a bracket. A block collection opens on a line indented deeper
+    than its parent's (or, for a mapping's indentless sequence, one level more at the same
+    indentation), or after an indicator ('-', '?', ':') on the same line. So the depth is at most
+    the brackets plus, over the lines, 2 x (indentation + 1) + the line's indicators.
+    """
+    block = 0
+    for line in _LINE_BREAKS.split(text):
+        indent = len(line) - len(line.lstrip(" \t"))
+        block = max(block, 2 * (indent + 1) + line.count("-") + line.count("?") + line.count(":"))
+    return text.count("[") + text.count("{") + block
+
+
+class _TooDeep(Exception):
+    """The document nests deeper than anything a spec needs (reported as S106)."""
+
+
+def compose(text: str) -> yaml.Node | None:
+    """The document's node tree (positions included), by libyaml when installed, else by pure-Python PyYAML.
+
+    libyaml parses about ten times faster, but its composer recurses in C without a depth
+    limit (a document nested ~100,000 deep crashes the process). So when `nesting_bound`
+    cannot rule that out, libyaml's event stream (iterative, no recursion) measures the real
+    depth first. On a syntax error the pure-Python parser runs again, so that messages and
+    positions do not depend on which parser is installed.
+
+    Raises:
+        _TooDeep: the document nests deeper than C_PARSER_MAX_NESTING.
+        yaml.YAMLError, RecursionError: from the pure-Python parser.
+    """
+    if _C_LOADER is not None:
+        if nesting_bound(text) > C_PARSER_MAX_NESTING and _deeper_than(text, C_PARSER_MAX_NESTING):
+            raise _TooDeep
+        try:
+            return yaml.compose(text, Loader=_C_LOADER)
+        except yaml.YAMLError:
+            pass
+    return yaml.compose(text, Loader=yaml.SafeLoader)
+
+
+def _deeper_than(text: str, limit: int) -> bool:
+    """Whether collections nest deeper than `limit`, from libyaml's events; stops as soon as they do."""
+    depth = 0
+    try:
+        for event in yaml.parse(text, Loader=_C_LOADER):
+            if isinstance(event, (yaml.SequenceStartEvent, yaml.MappingStartEvent)):
+                depth += 1
+                if depth > limit:
+                    return True
+            elif isinstance(event, (yaml.SequenceEndEvent, yaml.MappingEndEvent)):
+                depth -= 1
+    except yaml.YAMLError:
+        return False  # a syntax error before the limit: the parsers report it
+    return False
+
+
 def parse_document(text: str, shown: str) -> tuple[dict[str, Any], dict[KeyPath, Location], list[Finding]]:
     """Parse one YAML document into plain data, a key-path -> location map and non-fatal findings."""
     try:
-        node = yaml.compose(text, Loader=yaml.SafeLoader)
+        node = compose(text)
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         loc = Location(shown, mark.line + 1, mark.column + 1) if mark else Location(shown, 1, 1)
@@ -178,7 +279,7 @@ def parse_document(text: str, shown: str) -> tuple[dict[str, Any], dict[KeyPath,
         raise _error("S101", f"YAML syntax error: {problem}", "fix the YAML syntax at this place", loc) from None
     except yaml.YAMLError as exc:
         raise _error("S101", f"YAML error: {exc}", "fix the YAML syntax", Location(shown, 1, 1)) from None
-    except RecursionError:
+    except (RecursionError, _TooDeep):
         raise _error("S106", "nesting is too deep to read", "flatten the document", Location(shown, 1, 1)) from None
     if node is None:
         raise _error("S102", "the spec is empty", "start from one of specs/*.yaml", Location(shown, 1, 1))
@@ -216,7 +317,7 @@ RawSpec = tuple[dict[str, Any], dict[KeyPath, Location], tuple[str, ...], list[F
 
 def _load_raw(path: Path, chain: tuple[Path, ...]) -> RawSpec:
     shown = _shown(path)
-    text = _read_text(path, shown)
+    text = _read_text(path, shown, regular_only=len(chain) > 1)
     data, positions, findings = parse_document(text, shown)
     parent = data.pop("extends", None)
     if parent is None:

@@ -179,11 +179,8 @@ def estimate_serving(shape: ServingShape, gpu_memory_bytes: int) -> MemoryEstima
     weights = weights_per_gpu(shape.model, shape.fmt, shape.group_size, shape.dtype_bytes, shape.tp, shape.pp)
     kv = kv_cache_per_gpu(shape.model, shape.kv, shape.tp, shape.pp, sequences, shape.max_seq_len)
     acts = activations_per_gpu(shape.model, shape.dtype_bytes, shape.tp, shape.max_num_tokens, sequences)
-    total_weights = sum(
-        weights_per_gpu(shape.model, shape.fmt, shape.group_size, shape.dtype_bytes, shape.tp, 1) for _ in range(shape.tp)
-    )
-    if shape.pp > 1:
-        total_weights = weights_per_gpu(shape.model, shape.fmt, shape.group_size, shape.dtype_bytes, shape.tp, 1) * shape.tp
+    # Every tp rank of a whole (pp 1) engine holds the same bytes: one product, not a loop over up to 2**20 ranks.
+    total_weights = weights_per_gpu(shape.model, shape.fmt, shape.group_size, shape.dtype_bytes, shape.tp, 1) * shape.tp
     return MemoryEstimate(gpu_memory_bytes, weights, kv, acts, total_weights)
 
 

@@ -14,8 +14,7 @@ import json
 import shlex
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
-
-import jinja2
+from typing import TYPE_CHECKING
 
 from compiler.memory import gib
 from compiler.plan.launch import GPU_BINDING_ENV, RANK_ENTRYPOINT_ENV, RANK_ENV_NAMES, RANK_SCRIPT
@@ -34,6 +33,9 @@ from compiler.plan.model import (
 from compiler.plan.tools import GPTQ_SCRIPT
 from compiler.versions import ReleaseLine
 
+if TYPE_CHECKING:
+    import jinja2
+
 TEMPLATES = Path(__file__).resolve().parent / "templates"
 # Definition order in a script preamble; BUILD_DIR first, since the others may be relative to it.
 VARIABLE_ORDER = (BUILD_DIR, MODEL_DIR, EXAMPLES_DIR, HOSTFILE, STEP_OUT)
@@ -43,6 +45,8 @@ GENERATED = "written by `trtdeploy compile`; edits are overwritten"
 
 @functools.cache
 def _environment() -> jinja2.Environment:
+    import jinja2  # here, not at the top: `plan --format json` renders no template and skips its ~30 ms import
+
     return jinja2.Environment(
         loader=jinja2.FileSystemLoader(str(TEMPLATES)),
         undefined=jinja2.StrictUndefined,

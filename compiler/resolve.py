@@ -9,6 +9,7 @@ and paths made absolute against the spec's folder. Problems become S1xx findings
 from __future__ import annotations
 
 import json
+import os
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -82,7 +83,8 @@ def _spec_dir(loaded: LoadedSpec, key: KeyPath) -> Path:
 def _absolute(loaded: LoadedSpec, key: KeyPath, value: str | None) -> str | None:
     if value is None:
         return None
-    path = Path(value).expanduser()
+    # os.path.expanduser leaves an unknown `~user` as written, as a shell does; Path.expanduser raises.
+    path = Path(os.path.expanduser(value))
     return str(path if path.is_absolute() else (_spec_dir(loaded, key) / path).resolve())
 
 
@@ -156,8 +158,16 @@ def _calibration(loaded: LoadedSpec, spec: SpecFile) -> str | None:
         return None
     key = ("quantization", "calibration", "dataset")
     candidate = Path(_absolute(loaded, key, calib.dataset) or calib.dataset)
-    looks_local = calib.dataset.startswith((".", "/", "~")) or candidate.exists()
+    looks_local = calib.dataset.startswith((".", "/", "~")) or _exists(candidate)
     return str(candidate) if looks_local else calib.dataset
+
+
+def _exists(path: Path) -> bool:
+    """Path.exists, but False for a name the OS refuses (too long, say) instead of raising."""
+    try:
+        return path.exists()
+    except OSError:
+        return False
 
 
 def resolve(loaded: LoadedSpec) -> Resolution:

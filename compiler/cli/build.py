@@ -98,8 +98,12 @@ def _resolve_spec(target: str) -> tuple[Resolved, tuple[Finding, ...]]:
     report = check_spec(target)
     if report.findings:
         click.echo(render_text([report], sys.stderr.isatty()), nl=False, err=True)
-    if report.errors or report.resolved is None:
+    if report.errors:
         _fail(f"{target} has errors; nothing was built", f"fix them (`trtdeploy check {target}`) and run again")
+    if report.resolved is None:
+        from compiler.cli.plan import NOTHING_TO_PLAN, NOTHING_TO_PLAN_HINT
+
+        _fail(f"{target}: {NOTHING_TO_PLAN}; nothing was built", NOTHING_TO_PLAN_HINT)
     return report.resolved, report.findings
 
 

@@ -28,6 +28,9 @@ if TYPE_CHECKING:
     from compiler.plan.model import Plan
 
 FORMATS = ("text", "json", "markdown")
+# A spec without errors that did not resolve: abstract, or its stopping errors silenced.
+NOTHING_TO_PLAN = "nothing to plan: the spec is abstract (a base for `extends:`), or the errors that stop it were silenced"
+NOTHING_TO_PLAN_HINT = "plan a spec that extends it, or run `trtdeploy check` without --ignore to see what stops it"
 
 
 class BuildFolderError(Exception):
@@ -43,6 +46,9 @@ def _check_and_plan(spec: str, ignore: tuple[str, ...], error: tuple[str, ...]) 
         return missing_path_report(spec), None
     report = check_spec(spec, split_codes(ignore), split_codes(error))
     if report.errors or report.resolved is None:
+        if not report.errors:  # exit 1 must never come without a reason
+            click.echo(f"trtdeploy: {spec}: {NOTHING_TO_PLAN}", err=True)
+            click.echo(f"  help: {NOTHING_TO_PLAN_HINT}", err=True)
         return report, None
     try:
         return report, make_plan(report.resolved, report.findings)

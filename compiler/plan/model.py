@@ -13,9 +13,12 @@ import hashlib
 import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from compiler.findings import Finding
-from compiler.memory import MemoryEstimate
+
+if TYPE_CHECKING:  # an annotation only: importing compiler.memory would load the pydantic spec models
+    from compiler.memory import MemoryEstimate  # into `trtdeploy build DIR`, which never reads a spec (~90 ms)
 
 PLAN_SCHEMA_VERSION = 1
 

@@ -6,6 +6,7 @@ which shows convert_checkpoint.py failing at tp 3 and run.py at pp 3.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterator
 
 from compiler.findings import Severity
@@ -28,7 +29,12 @@ def splits_evenly(model: ModelFacts, tp: int, group_size: int | None = None) -> 
 
 
 def valid_tps(model: ModelFacts, group_size: int | None = None, limit: int = 64) -> list[int]:
-    return [tp for tp in range(1, limit + 1) if splits_evenly(model, tp, group_size)]
+    # A valid tp divides the head count, so only its divisors are tried: `limit` may be tp x pp (up to 2**40)
+    # and a config.json may declare 10**7 heads, where a plain range would not finish.
+    heads = model.num_attention_heads
+    small = [d for d in range(1, math.isqrt(heads) + 1) if heads % d == 0]
+    divisors = sorted({*small, *(heads // d for d in small)})
+    return [tp for tp in divisors if tp <= limit and splits_evenly(model, tp, group_size)]
 
 
 def _tp_hint(r: Resolved, group_size: int | None = None) -> str:

@@ -78,7 +78,8 @@ def _smallest_fitting_tp(r: Resolved) -> tuple[int, MemoryEstimate] | None:
     """The smallest larger tp that splits the model evenly, fits the target's GPUs and fits memory."""
     par = r.spec.parallelism
     group = r.spec.quantization.group_size if r.format in GROUPWISE else None
-    for tp in range(par.tp + 1, total_gpus(r) // par.pp + 1):
+    # No tp above the head count splits the heads: stop there rather than at up to 64 x 4096 GPUs.
+    for tp in range(par.tp + 1, min(total_gpus(r) // par.pp, r.model.num_attention_heads) + 1):
         if splits_evenly(r.model, tp, group):
             est = serving_estimate(r, tp=tp)
             if est.fits:

@@ -14,6 +14,7 @@ import fcntl
 import json
 import os
 import socket
+import time
 from pathlib import Path
 from types import TracebackType
 
@@ -21,6 +22,8 @@ from compiler.run.errors import BuildError
 
 STATE_DIR = ".trtdeploy"
 LOCK_FILE = "lock"
+# How long a refused build waits for the holder to write its pid, host and start time.
+HOLDER_WAIT_S = 2.0
 
 
 class BuildLock:
@@ -73,12 +76,20 @@ class BuildLock:
 
 
 def _holder(fd: int) -> str:
-    """'pid N on host H since T' from the lock file, or a plain phrase while the holder is still writing it."""
-    try:
-        info = json.loads(os.pread(fd, 4096, 0).decode())
-        return f"pid {info['pid']} on host {info['host']} since {info['started']}"
-    except (OSError, ValueError, KeyError, TypeError):
-        return "another trtdeploy build (it is starting)"
+    """'pid N on host H since T' from the lock file, or a plain phrase if the holder never writes it.
+
+    The holder writes its details just after taking the lock, so a build started at the same
+    moment can find the file still empty: it waits for them a little (HOLDER_WAIT_S).
+    """
+    deadline = time.monotonic() + HOLDER_WAIT_S
+    while True:
+        try:
+            info = json.loads(os.pread(fd, 4096, 0).decode())
+            return f"pid {info['pid']} on host {info['host']} since {info['started']}"
+        except (OSError, ValueError, KeyError, TypeError):
+            if time.monotonic() >= deadline:
+                return "another trtdeploy build (it is starting)"
+            time.sleep(0.01)
 
 
 def _now() -> str:

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from compiler.plan.model import BUILD_DIR, EXAMPLES_DIR, MODEL_DIR, PLAN_SCHEMA_VERSION, STEP_OUT
+from compiler.plan.model import BUILD_DIR, EXAMPLES_DIR, MODEL_DIR, PLAN_SCHEMA_VERSION, STEP_OUT, VARIABLE_ENV
 from compiler.run.errors import BuildError
 
 PLAN_FILE = "plan.json"
@@ -29,6 +29,9 @@ _STEP_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$")
 _STORE_PATH = re.compile(r"^store/[A-Za-z0-9][A-Za-z0-9_.-]*$")
 _SCRIPT = re.compile(r"^steps/[A-Za-z0-9][A-Za-z0-9_.-]*\.sh$")
 _VAR = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
+# The only ${NAME}s the planner writes into input paths; any other ${...} is part of a literal path
+# (a calibration file or checkpoint folder whose name holds "${HOME}", say).
+PLAN_VARIABLES = frozenset({BUILD_DIR, *VARIABLE_ENV})
 
 
 @dataclass(frozen=True)
@@ -249,6 +252,8 @@ class PathVars:
             if name in self.unset:
                 raise BuildError(f"{text} needs ${{{name}}}, which the plan leaves to the environment",
                                  f"set {self.unset[name]}")
+            if name not in PLAN_VARIABLES:
+                return match.group(0)  # not one of the planner's: literal text of a path the user wrote
             raise BuildError(f"input path {text!r} uses ${{{name}}}, which is not known before the step runs",
                              "this is a planner bug: inputs may use MODEL_DIR, EXAMPLES_DIR and BUILD_DIR only")
 
