@@ -19,8 +19,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from common import ROOT, cached_env, median_of, ms, run_quiet, trtdeploy_command  # noqa: E402
-from specgen import generate  # noqa: E402
+from common import ROOT, cached_env, median_of, ms, run_quiet, trtdeploy_command
+from specgen import generate
 
 CHECK_TARGET_S = 2.0
 PROCESS_SAMPLE = 15

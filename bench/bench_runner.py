@@ -24,7 +24,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from common import cached_env, has_shell_tools as has_bash, ms, run_quiet, trtdeploy_command  # noqa: E402
+from common import cached_env, ms, run_quiet, trtdeploy_command
 
 STEPS = 20
 RUNS = 5
@@ -119,8 +119,8 @@ def main() -> list[str]:
     tool, first, second, own = (statistics.median(v) for v in (tools, cli_first, cli_second, inproc))
     for line in (
         f"(d) {STEPS} instant steps run directly by bash, one after another: {ms(tool)} (the tools' own time)",
-        f"(d) trtdeploy build (a process): {ms(first)}; runner overhead {ms(first - tool)} in all, "
-        f"{ms((first - tool) / STEPS)} per step (median of {RUNS})",
+        (f"(d) trtdeploy build (a process): {ms(first)}; runner overhead {ms(first - tool)} in all, "
+         f"{ms((first - tool) / STEPS)} per step (median of {RUNS})"),
         f"(d) Runner in this process: {ms(own)}; overhead {ms(own - tool)} in all, {ms((own - tool) / STEPS)} per step",
         f"(d) second trtdeploy build, all {STEPS} steps up to date: {ms(second)}",
     ):

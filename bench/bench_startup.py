@@ -11,7 +11,15 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from common import ROOT, cached_env, median_of, ms, run_quiet, trtdeploy_command, uncached_env  # noqa: E402
+from common import (
+    ROOT,
+    cached_env,
+    median_of,
+    ms,
+    run_quiet,
+    trtdeploy_command,
+    uncached_env,
+)
 
 RUNS = 15
 TARGET_S = 0.3

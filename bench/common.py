@@ -44,7 +44,8 @@ def uncached_env() -> dict[str, str]:
 def run_quiet(argv: Sequence[str], env: dict[str, str] | None = None, cwd: Path | None = None) -> tuple[float, int]:
     """Wall time of one process, output discarded; returns (seconds, exit code)."""
     start = time.perf_counter()
-    code = subprocess.run(list(argv), env=env, cwd=cwd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL).returncode
+    code = subprocess.run(list(argv), env=env, cwd=cwd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                          check=False).returncode
     return time.perf_counter() - start, code
 
 

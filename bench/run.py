@@ -17,10 +17,11 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 sys.path.insert(0, str(HERE.parent))
 
-import bench_pipeline  # noqa: E402
-import bench_runner  # noqa: E402
-import bench_startup  # noqa: E402
-from machine import describe  # noqa: E402
+import bench_pipeline
+import bench_runner
+import bench_startup
+from common import has_shell_tools
+from machine import describe
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -36,7 +37,7 @@ def main(argv: list[str] | None = None) -> int:
         lines += bench_pipeline.main(args.count)
     if "c" in wanted:
         lines += bench_startup.main()
-    if "d" in wanted and bench_runner.has_bash():
+    if "d" in wanted and has_shell_tools():
         lines += bench_runner.main()
     missed = [line for line in lines if "MISSES" in line]
     print(f"done in {time.perf_counter() - began:.0f} s; "

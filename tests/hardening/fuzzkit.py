@@ -19,7 +19,6 @@ from typing import Any
 
 import yaml
 from hypothesis import strategies as st
-
 from specleaves import Leaf, leaves, sections
 
 ROOT = Path(__file__).resolve().parents[2]

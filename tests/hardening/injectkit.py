@@ -18,9 +18,10 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from compiler.load import deep_merge
 from runkit import STANDINS, Host
 from specleaves import Leaf
+
+from compiler.load import deep_merge
 
 # The contexts: key-path prefix -> overrides that make the fields under it count.
 CONTEXTS: dict[tuple[str, ...], dict[str, Any]] = {

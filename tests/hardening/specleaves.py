@@ -94,7 +94,7 @@ def leaves(model: type[BaseModel] = SpecFile, prefix: KeyPath = ()) -> Iterator[
         elif isinstance(base, type) and issubclass(base, (int, float, str, enum.Enum)):
             yield Leaf((*prefix, name), base, **found)
         else:
-            raise AssertionError(f"{'.'.join((*prefix, name))}: a field type the fuzzers do not know: {base!r}")
+            raise TypeError(f"{'.'.join((*prefix, name))}: a field type the fuzzers do not know: {base!r}")
 
 
 def sections(model: type[BaseModel] = SpecFile, prefix: KeyPath = ()) -> Iterator[KeyPath]:

@@ -27,17 +27,24 @@ from typing import Any
 import pytest
 import yaml
 from click.testing import Result
-
-from compiler.findings import Severity
-from compiler.pipeline import check_spec
-from compiler.plan.model import BUILD_DIR, STEP_OUT, Plan, Var
-from compiler.plan.planner import make_plan
-from compiler.render import render_build
-from injectkit import hostile_values, launch_bin, long_sink, materialize, sink, spec_with
+from injectkit import (
+    hostile_values,
+    launch_bin,
+    long_sink,
+    materialize,
+    sink,
+    spec_with,
+)
 from plan.support import expand, tool_args
 from render.support import bash_syntax, clean_env, run_script, shellcheck
 from runkit import Host, host_env, make_host
 from specleaves import Leaf, text_leaves
+
+from compiler.findings import Severity
+from compiler.pipeline import check_spec
+from compiler.plan.model import BUILD_DIR, STEP_OUT, Plan
+from compiler.plan.planner import make_plan
+from compiler.render import render_build
 
 LEAVES = text_leaves()
 SECRET_PREFIX = "hf_secret_"
