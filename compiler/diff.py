@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from compiler.findings import Finding, Severity
-from compiler.load import KeyPath, LoadedSpec, dotted, load_spec
+from compiler.load import KeyPath, LoadedSpec, dotted
 from compiler.pipeline import SpecReport, check_spec, expand_paths
 from compiler.plan import plan_deployment
 from compiler.plan.model import Plan, Tool
@@ -130,11 +130,11 @@ class Side:
 
 def _side(path: str) -> Side:
     report = check_spec(path)
-    loaded = load_spec(path)
+    assert report.loaded is not None  # check_spec always loads
     plan = None
     if report.resolved is not None and not report.errors:
         plan = plan_deployment(report.resolved)
-    return Side(report, loaded, plan)
+    return Side(report, report.loaded, plan)
 
 
 def _flatten(data: Any, prefix: KeyPath = ()) -> Iterator[tuple[KeyPath, Any]]:

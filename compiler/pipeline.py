@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from compiler.findings import Finding, Location, Severity
-from compiler.load import load_spec
+from compiler.load import LoadedSpec, load_spec
 from compiler.resolve import Resolved, resolve
 from compiler.rules import apply_policy, validate
 
@@ -25,6 +25,7 @@ class SpecReport:
     path: str
     findings: tuple[Finding, ...]
     resolved: Resolved | None
+    loaded: LoadedSpec | None = None
 
     @property
     def errors(self) -> int:
@@ -51,7 +52,7 @@ def check_spec(path: str | os.PathLike[str], ignore: Iterable[str] = (), error: 
         findings = [f for f in findings if f.code not in {"S109", "S112"}]
         resolved = None
     kept = apply_policy(sorted(findings, key=Finding.sort_key), ignore, error)
-    return SpecReport(loaded.path, tuple(kept), resolved)
+    return SpecReport(loaded.path, tuple(kept), resolved, loaded)
 
 
 def expand_paths(paths: Iterable[str]) -> Iterator[str]:
