@@ -19,34 +19,15 @@ from typing import Any
 from compiler.findings import Finding, Severity
 from compiler.load import KeyPath, LoadedSpec, dotted
 from compiler.pipeline import SpecReport, check_spec, expand_paths
-from compiler.plan import plan_deployment
-from compiler.plan.model import Plan, Tool
-
-
-class Impact(str, enum.Enum):
-    """What a change makes run again, cheapest first."""
-
-    NONE = "none"
-    RELAUNCH = "relaunch"
-    REBUILD = "rebuild"
-    REQUANTIZE = "requantize"
-
-    @property
-    def rank(self) -> int:
-        return list(Impact).index(self)
-
-    @property
-    def cost(self) -> str:
-        return IMPACT_COST[self]
-
+from compiler.plan.model import Impact, Plan
 
 IMPACT_COST = {
     Impact.NONE: "nothing re-runs (comments, formatting or equivalent values)",
-    Impact.RELAUNCH: "only the launch changes: restart the ranks with the same engine",
+    Impact.RELAUNCH: "only the launch changes: restart the ranks with the same engine or checkpoint",
+    Impact.REVERIFY: "re-runs the verification steps against the same build",
     Impact.REBUILD: "re-runs the engine build (trtllm-build) and relaunches; the quantized checkpoint is kept",
-    Impact.REQUANTIZE: "re-runs quantization or checkpoint conversion, the engine build and the launch",
+    Impact.REQUANTIZE: "re-runs quantization or checkpoint conversion and everything after it",
 }
-QUANTIZE_TOOLS = frozenset({Tool.GPTQ, Tool.QUANTIZE, Tool.CONVERT})
 
 # Fallback when a plan cannot be made on one side (the spec has errors): the key's top-level
 # section decides, as the planner would.
@@ -85,11 +66,12 @@ class KeyChange:
 
 @dataclass(frozen=True)
 class StepChange:
-    """A step (or the launch) that re-runs, and the aspects of it that changed."""
+    """A step (or the launch) that re-runs, the aspects of it that changed, and what re-running it costs."""
 
     step: str
     tool: str
     aspects: tuple[str, ...]
+    impact: Impact
 
 
 @dataclass(frozen=True)
@@ -129,12 +111,9 @@ class Side:
 
 
 def _side(path: str) -> Side:
-    report = check_spec(path)
+    report = check_spec(path, plan=True)
     assert report.loaded is not None  # check_spec always loads
-    plan = None
-    if report.resolved is not None and not report.errors:
-        plan = plan_deployment(report.resolved)
-    return Side(report, report.loaded, plan)
+    return Side(report, report.loaded, report.plan)
 
 
 def _flatten(data: Any, prefix: KeyPath = ()) -> Iterator[tuple[KeyPath, Any]]:
@@ -199,21 +178,17 @@ def _step_changes(old: Plan, new: Plan) -> list[StepChange]:
         prior = before.get(step.id)
         if prior is None or prior.fingerprint != step.fingerprint:
             aspects = sorted(k for k in step.aspects if prior is None or prior.aspects.get(k) != step.aspects[k])
-            changes.append(StepChange(step.id, step.tool.value, tuple(aspects) or ("inputs",)))
+            changes.append(StepChange(step.id, step.tool, tuple(aspects) or ("inputs",), step.impact))
     for step_id in before.keys() - {s.id for s in new.steps}:
-        changes.append(StepChange(step_id, before[step_id].tool.value, ("removed",)))
+        changes.append(StepChange(step_id, before[step_id].tool, ("removed",), before[step_id].impact))
     if old.launch.fingerprint != new.launch.fingerprint:
-        changes.append(StepChange("launch", new.launch.launcher, ("launch",)))
+        changes.append(StepChange("launch", new.launch.launcher, ("launch",), Impact.RELAUNCH))
     return changes
 
 
-def _impact_from_steps(old: Plan, new: Plan, steps: list[StepChange]) -> Impact:
-    tools = {s.id: s.tool for s in (*old.steps, *new.steps)}
-    if any(tools.get(c.step) in QUANTIZE_TOOLS for c in steps):
-        return Impact.REQUANTIZE
-    if any(tools.get(c.step) is Tool.BUILD for c in steps):
-        return Impact.REBUILD
-    return Impact.RELAUNCH if steps else Impact.NONE
+def _impact_from_steps(steps: list[StepChange]) -> Impact:
+    """The costliest re-run: each step says what re-running it costs, the launch costs a relaunch."""
+    return max((c.impact for c in steps), key=lambda i: i.rank, default=Impact.NONE)
 
 
 def _impact_from_keys(changes: Iterable[KeyChange]) -> Impact:
@@ -245,7 +220,7 @@ def compare(old: Side | None, new: Side | None, path: str, old_path: str | None,
     steps: list[StepChange] = []
     if old and new and old.plan and new.plan:
         steps = _step_changes(old.plan, new.plan)
-        impact = _impact_from_steps(old.plan, new.plan, steps)
+        impact = _impact_from_steps(steps)
     elif old and new and not _abstract(new):
         impact = _impact_from_keys(changes)
     else:

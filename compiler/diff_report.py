@@ -6,7 +6,7 @@ import json
 from collections.abc import Sequence
 from typing import Any
 
-from compiler.diff import DefaultValue, MemorySide, SpecDiff
+from compiler.diff import IMPACT_COST, DefaultValue, MemorySide, SpecDiff
 from compiler.findings import Finding
 from compiler.memory import GIB
 
@@ -59,7 +59,7 @@ def render_text(diffs: Sequence[SpecDiff], colour: bool = False) -> str:
         was = f", was {d.old_path}" if d.old_path and d.old_path != d.path else ""
         title = f"{d.path} ({d.status.value}{base}{was})"
         lines.append(paint(_BOLD, title))
-        lines.append(f"  impact: {paint(_YELLOW, d.impact.value)}: {d.impact.cost}")
+        lines.append(f"  impact: {paint(_YELLOW, d.impact.value)}: {IMPACT_COST[d.impact]}")
         if d.via:
             lines.append(f"  through extends: {', '.join(d.via)}")
         for c in d.changes:
@@ -84,7 +84,7 @@ def render_markdown(diffs: Sequence[SpecDiff]) -> str:
         "### trtdeploy: deployment changes",
         "",
         f"{len(diffs)} spec{'s' if len(diffs) != 1 else ''} changed; most expensive impact: **{worst.value}** "
-        f"({worst.cost}).{f' **{errors} introduce errors.**' if errors else ''}",
+        f"({IMPACT_COST[worst]}).{f' **{errors} introduce errors.**' if errors else ''}",
         "",
         "| spec | status | impact | memory per GPU | findings |",
         "|---|---|---|---|---|",
@@ -107,7 +107,7 @@ def _markdown_details(d: SpecDiff) -> list[str]:
     if d.abstract:
         out += ["A base spec: it deploys nothing itself; the specs that extend it carry the impact.", ""]
     else:
-        out += [f"Impact: {d.impact.cost}.", ""]
+        out += [f"Impact: {IMPACT_COST[d.impact]}.", ""]
     if d.via:
         out += [f"Changed through `extends`: {', '.join(f'`{v}`' for v in d.via)}.", ""]
     if d.changes:

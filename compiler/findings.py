@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import enum
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 
 
 class Severity(str, enum.Enum):
@@ -42,6 +42,9 @@ class Finding:
     hint: str = ""
     key: str = ""
     location: Location | None = None
+    # A draft made by a rule or a decision without a severity of its own: the rule registry
+    # gives it the rule's severity (and its code, location and default hint).
+    draft: bool = field(default=False, compare=False, repr=False)
 
     def with_severity(self, severity: Severity) -> Finding:
         return replace(self, severity=severity)
@@ -62,6 +65,11 @@ class Finding:
             "line": loc.line if loc else None,
             "column": loc.column if loc else None,
         }
+
+
+def draft(key: str, message: str, hint: str = "", severity: Severity | None = None, code: str = "") -> Finding:
+    """A finding about a spec key, to be completed by the rule registry (code, location, default severity)."""
+    return Finding(code, severity or Severity.ERROR, message, hint, key, None, draft=severity is None)
 
 
 def has_errors(findings: list[Finding]) -> bool:

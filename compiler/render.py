@@ -12,12 +12,12 @@ from __future__ import annotations
 import functools
 import json
 import shlex
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from compiler.memory import gib
-from compiler.plan.launch import GPU_BINDING_ENV, RANK_ENTRYPOINT_ENV, RANK_ENV_NAMES, RANK_SCRIPT
+from compiler.launchers.ranks import GPU_BINDING_ENV, RANK_ENTRYPOINT_ENV, RANK_ENV_NAMES
 from compiler.plan.model import (
     BUILD_DIR,
     EXAMPLES_DIR,
@@ -30,8 +30,7 @@ from compiler.plan.model import (
     Step,
     Var,
 )
-from compiler.plan.tools import GPTQ_SCRIPT
-from compiler.versions import ReleaseLine
+from compiler.backends.tensorrt.steps import GPTQ_SCRIPT
 
 if TYPE_CHECKING:
     import jinja2
@@ -126,7 +125,7 @@ def _header(*lines: str) -> list[str]:
 def render_step(plan: Plan, step: Step) -> str:
     return _render(
         "steps/step.sh.j2",
-        header=_header(f"trtdeploy step {step.script} of {plan.name}: {step.tool.value}",
+        header=_header(f"trtdeploy step {step.script} of {plan.name}: {step.tool}",
                        f"fingerprint {step.fingerprint}", GENERATED),
         definitions=definitions([step.argv], plan.variables, {STEP_OUT: step.output}),
         exports=[f"export {name}={shlex.quote(value)}" for name, value in step.env],
@@ -138,8 +137,8 @@ def render_rank(plan: Plan) -> str:
     launch = plan.launch
     return _render(
         "launch/rank.sh.j2",
-        header=_header(f"trtdeploy: one rank of {plan.name} ({launch.world_size} ranks): binds the rank's GPU, "
-                       f"then starts {launch.entrypoint}", f"fingerprint {launch.fingerprint}", GENERATED),
+        header=_header(f"trtdeploy: one rank of {plan.name} ({launch.world_size} ranks): starts "
+                       f"{launch.entrypoint}", f"fingerprint {launch.fingerprint}", GENERATED),
         definitions=definitions([launch.rank_argv], plan.variables),
         argv=[" ".join(group) for group in _groups(launch.rank_argv)],
         bind_env=GPU_BINDING_ENV,
@@ -184,6 +183,15 @@ def render_hostfile(plan: Plan) -> str:
                    hosts=[_plain(host) for host in launch.hosts], slots=launch.ranks_per_node)
 
 
+# How each kind of launch file is rendered (Launch.files maps a path to its kind).
+LAUNCH_RENDERERS: dict[str, Callable[[Plan], str]] = {
+    "rank": render_rank,
+    "mpirun": render_mpirun,
+    "sbatch": render_sbatch,
+    "hostfile": render_hostfile,
+}
+
+
 def plan_json(plan: Plan) -> str:
     return json.dumps(plan.to_json(), indent=2, sort_keys=True, ensure_ascii=False) + "\n"
 
@@ -197,13 +205,8 @@ def render_build(plan: Plan) -> dict[str, str]:
         if any(arg == GPTQ_SCRIPT for arg in step.argv):
             files[GPTQ_SCRIPT] = _render("steps/gptq_quantize.py.j2")
     launch = plan.launch
-    files[RANK_SCRIPT] = render_rank(plan)
-    if launch.launcher == "mpirun":
-        files["launch/mpirun.sh"] = render_mpirun(plan)
-    if launch.launcher == "slurm":
-        files["launch/slurm.sbatch"] = render_sbatch(plan)
-    if launch.hostfile is not None:
-        files[launch.hostfile] = render_hostfile(plan)
+    for path, kind in sorted(launch.files.items()):
+        files[path] = launch.contents[path] if kind == "text" else LAUNCH_RENDERERS[kind](plan)
     return files
 
 
@@ -220,7 +223,7 @@ def _view(plan: Plan, markdown: bool) -> dict[str, object]:
     return {
         "name": plan.name,
         "spec": plan.spec_path,
-        "release": f"TensorRT-LLM {plan.release_version} ({ReleaseLine(plan.release_line).label} line)",
+        "release": f"TensorRT-LLM {plan.release_version}, {plan.backend} backend",
         "gpu": f"{gpu['id']} (SM{gpu['sm']})",
         "layout": _layout(plan),
         "quantization": f"{resolved['format']}, KV cache {resolved['kv_cache']}",
@@ -250,7 +253,7 @@ def _layout(plan: Plan) -> str:
 
 
 def _step_view(step: Step) -> dict[str, object]:
-    return {"script": step.script, "id": step.id, "tool": step.tool.value, "output": step.output,
+    return {"script": step.script, "id": step.id, "tool": step.tool, "output": step.output,
             "reason": step.reason, "fingerprint": step.fingerprint[:16],
             "reads": ", ".join(step.depends_on) or "-",
             "command": command_lines(step.argv)}

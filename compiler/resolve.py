@@ -1,9 +1,9 @@
 """resolve: SpecFile -> Resolved, adding the facts a user should not have to type.
 
 Owns: the model's architecture (from the local config.json, else the catalog),
-the target and build GPUs (catalog), the TensorRT-LLM release line, the effective
-quantization format (`auto` decided by `compiler.policy`) and KV-cache dtype,
-and paths made absolute against the spec's folder. Problems become S1xx findings.
+the target and build GPUs (catalog), the TensorRT-LLM release, and paths made
+absolute against the spec's folder. Problems become S1xx findings. Choices
+(`auto` values, the backend, the route) are compiler.decide's.
 """
 
 from __future__ import annotations
@@ -19,8 +19,7 @@ from compiler.catalog import GpuFacts
 from compiler.findings import Finding, Location, Severity
 from compiler.load import KeyPath, LoadedSpec
 from compiler.modelconfig import ModelFacts, UnsupportedModelConfig, facts_from_hf_config
-from compiler.policy import choose_auto_format
-from compiler.spec import KvCacheDtype, QuantFormat, SpecFile
+from compiler.spec import SpecFile
 from compiler.versions import SUPPORTED, Release, UnknownRelease, parse_release
 
 MAX_CONFIG_BYTES = 4 << 20
@@ -43,9 +42,6 @@ class Resolved:
     build_gpu: GpuFacts
     build_gpus: int
     release: Release
-    format: QuantFormat
-    format_reason: str
-    kv_cache: KvCacheDtype
 
     @property
     def path(self) -> str:
@@ -54,6 +50,18 @@ class Resolved:
     @property
     def world_size(self) -> int:
         return self.spec.parallelism.tp * self.spec.parallelism.pp
+
+    def is_written(self, key: str) -> bool:
+        """True when the spec (or a base it extends) writes this dotted key."""
+        return tuple(key.split(".")) in self.loaded.positions
+
+    def first_written(self, *keys: str) -> str:
+        """The first of `keys` the spec (or a spec it extends) writes, else the first key.
+
+        Findings point at the line the user would edit; when that key was left to its
+        default, a related key that was written is a better place than the section.
+        """
+        return next((key for key in keys if self.is_written(key)), keys[0])
 
     def location(self, key: str) -> Location:
         """Where a dotted key (`parallelism.tp`) was written, or its nearest written parent."""
@@ -190,12 +198,6 @@ def resolve(loaded: LoadedSpec) -> Resolution:
         release = None
     if model is None or gpu is None or build_gpu is None or release is None:
         return Resolution(None, tuple(findings))
-    fmt, reason = spec.quantization.format, ""
-    if fmt is QuantFormat.AUTO:
-        fmt, reason = choose_auto_format(gpu.sm, spec.limits.max_batch_size, spec.quantization.accuracy)
-    kv = spec.quantization.kv_cache
-    if kv is KvCacheDtype.AUTO:
-        kv = KvCacheDtype(spec.model.dtype.value)
     resolved = Resolved(
         loaded=loaded,
         spec=spec,
@@ -210,8 +212,5 @@ def resolve(loaded: LoadedSpec) -> Resolution:
         build_gpu=build_gpu,
         build_gpus=spec.build.gpus or spec.target.gpus_per_node,
         release=release,
-        format=fmt,
-        format_reason=reason,
-        kv_cache=kv,
     )
     return Resolution(resolved, tuple(findings))

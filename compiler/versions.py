@@ -109,10 +109,11 @@ SUPPORTED = "0.8.x-0.10.x, 0.12.x-0.21.x or 1.x"
 
 @dataclass(frozen=True)
 class Release:
-    """The release a spec names, and the line it belongs to."""
+    """The release a spec names (as written, and parsed), and the line it belongs to."""
 
     version: str
     line: ReleaseLine
+    exact: Version
 
 
 class UnknownRelease(ValueError):
@@ -127,18 +128,18 @@ def parse_release(text: str | None) -> Release:
             transition release whose flags belong to neither neighbour).
     """
     if text is None:
-        return Release(NEWEST_RELEASE, ReleaseLine.V1)
+        return Release(NEWEST_RELEASE, ReleaseLine.V1, parse_version(NEWEST_RELEASE))
     try:
         version = parse_version(text)
     except VersionError as exc:
         raise UnknownRelease(str(exc)) from None
     major, minor = version.major, version.minor
     if major == 1:
-        return Release(text, ReleaseLine.V1)
+        return Release(text, ReleaseLine.V1, version)
     if major == 0 and 8 <= minor <= 10:
-        return Release(text, ReleaseLine.V0_8)
+        return Release(text, ReleaseLine.V0_8, version)
     if major == 0 and 12 <= minor <= 21:
-        return Release(text, ReleaseLine.V0_12)
+        return Release(text, ReleaseLine.V0_12, version)
     if major == 0 and minor == 11:
         raise UnknownRelease("0.11 is a transition release whose flags match neither 0.10 nor 0.12")
     raise UnknownRelease(f"TensorRT-LLM {text} is outside the supported releases")

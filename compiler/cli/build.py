@@ -19,9 +19,7 @@ from typing import TYPE_CHECKING, NoReturn
 import click
 
 if TYPE_CHECKING:
-    from compiler.findings import Finding
     from compiler.plan.model import Plan
-    from compiler.resolve import Resolved
     from compiler.run.doctor import HostNeeds
     from compiler.run.plandoc import BuildPlan
     from compiler.run.runner import BuildResult, Decision, Selection
@@ -90,48 +88,36 @@ def _is_spec(target: str) -> bool:
     _fail(f"no such spec or build folder: {target}", "pass a spec file (.yaml) or a folder written by `trtdeploy compile`", 2)
 
 
-def _resolve_spec(target: str) -> tuple[Resolved, tuple[Finding, ...]]:
-    """check_spec, printing findings; exits 1 when the spec has errors."""
+def _plan_spec(target: str) -> Plan:
+    """check_spec and plan, printing findings; exits 1 when the spec has errors or nothing to plan."""
     from compiler.pipeline import check_spec
     from compiler.report import render_text
 
-    report = check_spec(target)
+    report = check_spec(target, plan=True)
     if report.findings:
         click.echo(render_text([report], sys.stderr.isatty()), nl=False, err=True)
     if report.errors:
         _fail(f"{target} has errors; nothing was built", f"fix them (`trtdeploy check {target}`) and run again")
-    if report.resolved is None:
+    if report.plan is None:
         from compiler.cli.plan import NOTHING_TO_PLAN, NOTHING_TO_PLAN_HINT
 
         _fail(f"{target}: {NOTHING_TO_PLAN}; nothing was built", NOTHING_TO_PLAN_HINT)
-    return report.resolved, report.findings
+    return report.plan
 
 
-def _default_dir(resolved: Resolved, output: str | None) -> Path:
-    return Path(output) if output else Path("build") / resolved.name
+def _default_dir(plan: Plan, output: str | None) -> Path:
+    return Path(output) if output else Path("build") / plan.name
 
 
-def _make_plan(resolved: Resolved, findings: tuple[Finding, ...]) -> Plan:
-    """The plan, made the way `trtdeploy compile` makes it."""
-    from compiler.plan.planner import PlanError, make_plan
-    from compiler.run.errors import BuildError
-
-    try:
-        return make_plan(resolved, findings)
-    except PlanError as exc:  # only when the rules reporting these were silenced
-        gaps = "; ".join(f"{g.key}: {g.message}" for g in exc.gaps)
-        raise BuildError(f"{resolved.path}: cannot plan: {gaps}", "see `trtdeploy check` for the rules that report these") from None
-
-
-def _plan_in_memory(resolved: Resolved, findings: tuple[Finding, ...], root: Path) -> BuildPlan:
+def _plan_in_memory(plan: Plan, root: Path) -> BuildPlan:
     """The plan of a spec as the runner reads plan.json, without writing anything (for --dry-run and doctor)."""
     from compiler.run.plandoc import plan_from_json
 
-    data = json.loads(json.dumps(_make_plan(resolved, findings).to_json(), default=str))
+    data = json.loads(json.dumps(plan.to_json(), default=str))
     return plan_from_json(data, root.resolve())
 
 
-def _compile(resolved: Resolved, findings: tuple[Finding, ...], root: Path) -> None:
+def _compile(plan: Plan, root: Path) -> None:
     """Write the build folder with the renderer, exactly as `trtdeploy compile` does.
 
     The renderer takes the build folder's lock itself while it swaps the new files in
@@ -142,10 +128,10 @@ def _compile(resolved: Resolved, findings: tuple[Finding, ...], root: Path) -> N
     from compiler.run.errors import BuildError
 
     try:
-        write_build_folder(root, render_build(_make_plan(resolved, findings)))
+        write_build_folder(root, render_build(plan))
     except BuildFolderError as exc:
         raise BuildError(f"cannot write {root}: {exc}", "wait for the running build, or pass another folder with -o") from None
-    click.echo(f"compiled {resolved.path} into {root}")
+    click.echo(f"compiled {plan.spec_path} into {root}")
 
 
 def _build(target: str, output: str | None, selection: Selection, plain: bool, skip_doctor: bool) -> None:
@@ -157,9 +143,9 @@ def _build(target: str, output: str | None, selection: Selection, plain: bool, s
     from compiler.run.store import Store
 
     if _is_spec(target):
-        resolved, findings = _resolve_spec(target)
-        root = _default_dir(resolved, output)
-        _compile(resolved, findings, root)
+        planned = _plan_spec(target)
+        root = _default_dir(planned, output)
+        _compile(planned, root)
     else:
         root = Path(target)
     with BuildLock(root.resolve()), _terminate_as_interrupt():
@@ -242,8 +228,8 @@ def _dry_run(target: str, output: str | None, selection: Selection) -> None:
     from compiler.run.store import Store
 
     if _is_spec(target):
-        resolved, findings = _resolve_spec(target)
-        plan = _plan_in_memory(resolved, findings, _default_dir(resolved, output))
+        planned = _plan_spec(target)
+        plan = _plan_in_memory(planned, _default_dir(planned, output))
     else:
         plan = load_plan(target)
     # The cache is read, never saved: a dry run writes nothing (it may hash changed files again later).
@@ -272,7 +258,7 @@ def _clean(target: str, output: str | None) -> None:
     from compiler.run.plandoc import load_plan
     from compiler.run.store import Store, remove, tree_bytes
 
-    root = _default_dir(_resolve_spec(target)[0], output) if _is_spec(target) else Path(target)
+    root = _default_dir(_plan_spec(target), output) if _is_spec(target) else Path(target)
     with BuildLock(root.resolve()):
         plan = load_plan(root)
         store = Store(plan.root)
@@ -354,6 +340,6 @@ def _needs_of(target: str, output: str | None) -> HostNeeds:
     from compiler.run.plandoc import load_plan
 
     if _is_spec(target):
-        resolved, findings = _resolve_spec(target)
-        return needs_from_plan(_plan_in_memory(resolved, findings, _default_dir(resolved, output)))
+        planned = _plan_spec(target)
+        return needs_from_plan(_plan_in_memory(planned, _default_dir(planned, output)))
     return needs_from_plan(load_plan(target))

@@ -40,24 +40,14 @@ class BuildFolderError(Exception):
 def _check_and_plan(spec: str, ignore: tuple[str, ...], error: tuple[str, ...]) -> tuple[SpecReport, Plan | None]:
     """The spec's findings, and its plan when there is no error."""
     from compiler.pipeline import check_spec, missing_path_report
-    from compiler.plan.planner import PlanError, make_plan
 
     if not Path(spec).is_file():
         return missing_path_report(spec), None
-    report = check_spec(spec, split_codes(ignore), split_codes(error))
-    if report.errors or report.resolved is None:
-        if not report.errors:  # exit 1 must never come without a reason
-            click.echo(f"trtdeploy: {spec}: {NOTHING_TO_PLAN}", err=True)
-            click.echo(f"  help: {NOTHING_TO_PLAN_HINT}", err=True)
-        return report, None
-    try:
-        return report, make_plan(report.resolved, report.findings)
-    except PlanError as exc:
-        # Reached only when the rules that report these were silenced with --ignore / ignore:.
-        for gap in exc.gaps:
-            click.echo(f"{spec}: cannot plan {gap.key}: {gap.message}", err=True)
-            click.echo(f"  help: {gap.hint}", err=True)
-        return report, None
+    report = check_spec(spec, split_codes(ignore), split_codes(error), plan=True)
+    if report.plan is None and not report.errors:  # exit 1 must never come without a reason
+        click.echo(f"trtdeploy: {spec}: {NOTHING_TO_PLAN}", err=True)
+        click.echo(f"  help: {NOTHING_TO_PLAN_HINT}", err=True)
+    return report, report.plan
 
 
 def _print_findings(report: SpecReport, fmt: str) -> None:

@@ -2,17 +2,13 @@
 
 Modules:
     model     the Plan types (read by render, run and diff)
-    features  which TensorRT-LLM release has which flag or tool (version gates)
     argv      an argv under construction, each argument filed under its aspect
-    layout    where the examples folder and each tool's script live
-    quant     the quantization route, calibration settings, and what cannot be planned
-    tools     the exact argv of each tool, with the decision behind every choice
-    launch    the MPI launch: world size, ranks per node, rank argv, mpirun / srun
-    planner   make_plan: the steps, their fingerprints and aspects, and the launch
+    steps     the step list backends append to, fingerprints, and what each rank runs
+    planner   make_plan: the registered backend's steps and the registered launcher's launch
 
-The P rules (compiler/rules/plan.py) import the shared decisions from here; nothing
-here imports the rules. `make_plan` (also exported as `plan_deployment`, the name
-compiler/diff.py uses) and `PlanError` are the public entry points.
+Nothing here decides: the values come from compiler.decide, the steps from
+compiler/backends/, the launch from compiler/launchers/. `make_plan` (also exported
+as `plan_deployment`) and `PlanError` are the public entry points.
 """
 
 from __future__ import annotations

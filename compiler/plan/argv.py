@@ -10,7 +10,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from compiler.plan.model import Arg, Decision, Var
+from compiler.decide.model import Note
+from compiler.plan.model import Arg, Var
 
 TOOL = "tool"
 QUANT_INPUTS = "quant_inputs"
@@ -24,10 +25,10 @@ Value = Arg | int | float
 
 @dataclass
 class Argv:
-    """Arguments in order, each with its aspect, and the decisions taken while choosing them."""
+    """Arguments in order, each with its aspect, and the notes that explain them."""
 
     parts: list[tuple[str, Arg]] = field(default_factory=list)
-    decisions: list[Decision] = field(default_factory=list)
+    notes: list[Note] = field(default_factory=list)
 
     def add(self, aspect: str, *args: Arg) -> None:
         self.parts.extend((aspect, arg) for arg in args)
@@ -40,8 +41,8 @@ class Argv:
         else:
             self.add(aspect, flag, text)
 
-    def decide(self, topic: str, choice: str, reason: str) -> None:
-        self.decisions.append(Decision(topic, choice, reason))
+    def note(self, topic: str, choice: str, reason: str) -> None:
+        self.notes.append(Note(topic, choice, reason))
 
     @property
     def argv(self) -> tuple[Arg, ...]:

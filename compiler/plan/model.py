@@ -52,13 +52,18 @@ VARIABLE_ENV: Mapping[str, str] = {
 }
 
 
-class Tool(str, enum.Enum):
-    """The program a step runs."""
+class Impact(str, enum.Enum):
+    """What a change makes run again, cheapest first; a step declares what re-running it costs."""
 
-    GPTQ = "gptqmodel"
-    QUANTIZE = "quantize.py"
-    CONVERT = "convert_checkpoint.py"
-    BUILD = "trtllm-build"
+    NONE = "none"
+    RELAUNCH = "relaunch"
+    REVERIFY = "reverify"
+    REBUILD = "rebuild"
+    REQUANTIZE = "requantize"
+
+    @property
+    def rank(self) -> int:
+        return list(Impact).index(self)
 
 
 class InputKind(str, enum.Enum):
@@ -89,7 +94,8 @@ class Step:
     """
 
     id: str
-    tool: Tool
+    tool: str
+    impact: Impact
     argv: tuple[Arg, ...]
     inputs: tuple[StepInput, ...]
     output: str
@@ -103,7 +109,8 @@ class Step:
     def to_json(self) -> dict[str, object]:
         return {
             "id": self.id,
-            "tool": self.tool.value,
+            "tool": self.tool,
+            "impact": self.impact.value,
             "argv": [str(a) for a in self.argv],
             "inputs": [i.to_json() for i in self.inputs],
             "outputs": [self.output],
@@ -118,7 +125,7 @@ class Step:
 
 @dataclass(frozen=True)
 class Launch:
-    """How the engine is started: one MPI rank per GPU, world size tp x pp."""
+    """How what was built is started: one MPI rank per GPU, world size tp x pp."""
 
     launcher: str
     entrypoint: str
@@ -135,10 +142,15 @@ class Launch:
     hostfile: str | None = None
     sbatch: tuple[tuple[str, str], ...] = ()
     aspects: Mapping[str, str] = field(default_factory=dict)
+    # Launch files by path -> what renders them: a template's kind ("rank", "mpirun", "sbatch",
+    # "hostfile"), or "text" for a file whose whole text is in `contents`.
+    files: Mapping[str, str] = field(default_factory=dict)
+    contents: Mapping[str, str] = field(default_factory=dict)
 
     def to_json(self) -> dict[str, object]:
         return {
             "launcher": self.launcher,
+            "files": sorted(self.files),
             "entrypoint": self.entrypoint,
             "world_size": self.world_size,
             "nodes": self.nodes,
@@ -169,6 +181,7 @@ class Decision:
 class Plan:
     name: str
     spec_path: str
+    backend: str
     release_version: str
     release_line: str
     resolved: Mapping[str, object]
@@ -190,6 +203,7 @@ class Plan:
             "schema_version": PLAN_SCHEMA_VERSION,
             "name": self.name,
             "spec": self.spec_path,
+            "backend": self.backend,
             "tensorrt_llm": {"version": self.release_version, "line": self.release_line},
             "resolved": self.resolved,
             "findings": [f.to_json() for f in self.findings],

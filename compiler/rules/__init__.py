@@ -1,4 +1,4 @@
-"""validate: the rule registry. Each rule is a small pure function Resolved -> findings.
+"""validate: the rule registry. Each rule is a small pure function Decided -> findings.
 
 Codes are grouped by prefix, like a linter's; a code is never reused, and a retired
 rule keeps its entry with `removed=True`.
@@ -7,11 +7,11 @@ rule keeps its entry with `removed=True`.
 |--------|-----------------------------------------------------------------|
 | S      | spec: YAML, shape, names that do not resolve (load and resolve) |
 | D      | divisibility of the model over tp / pp / group size             |
-| H      | hardware and release-line support of precisions and formats     |
+| H      | hardware and release support of precisions and formats          |
 | L      | launch topology: GPUs, nodes, world size                        |
 | M      | memory fit, serving and build time                              |
 | C      | configuration: limits, plugins, calibration                     |
-| P      | plan: what a release line's tools can express                   |
+| P      | plan: what a release's tools can express                        |
 
 Rules never raise and never stop at the first problem: `validate` runs them all.
 `trtdeploy explain CODE` and docs/rules.md are generated from this registry.
@@ -21,23 +21,19 @@ from __future__ import annotations
 
 import importlib
 from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
+from typing import TYPE_CHECKING
 
-from compiler.findings import Finding, Severity
-from compiler.resolve import Resolved
+from compiler.findings import Finding, Severity, draft
 
+if TYPE_CHECKING:
+    from compiler.decide.model import Decided
 
-@dataclass(frozen=True)
-class Issue:
-    """What a rule function yields: the problem, the fix and the key it is about."""
-
-    key: str
-    message: str
-    hint: str
-    severity: Severity | None = None
-
-
-Check = Callable[[Resolved], Iterable[Issue]]
+# What a rule function yields: drafts (compiler.findings.draft) about a spec key; the
+# registry gives each the rule's code, its severity unless the draft has its own, the
+# location of the key, and the rule's hint when the draft has none.
+Check = Callable[["Decided"], Iterable[Finding]]
+__all__ = ["Check", "PREFIXES", "REGISTRY", "Rule", "draft", "load_rules", "register", "rule", "validate"]
 
 
 @dataclass(frozen=True)
@@ -61,11 +57,11 @@ class Rule:
 PREFIXES: dict[str, str] = {
     "S": "spec: YAML, shape, names that do not resolve (load and resolve)",
     "D": "divisibility of the model over tp / pp / group size",
-    "H": "hardware and release-line support of precisions and formats",
+    "H": "hardware and release support of precisions and formats",
     "L": "launch topology: GPUs, nodes, world size",
     "M": "memory fit, serving and build time",
     "C": "configuration: limits, plugins, calibration",
-    "P": "plan: what a release line's tools can express",
+    "P": "plan: what a release's tools can express",
 }
 REGISTRY: dict[str, Rule] = {}
 RULE_MODULES = ("shape", "divisibility", "hardware", "launch", "memory", "config", "plan")
@@ -90,7 +86,7 @@ def rule(
     hint: str,
     since: str = "0.1.0",
 ) -> Callable[[Check], Check]:
-    """Register a validator rule. The function yields Issues; the registry adds code, severity and location."""
+    """Register a validator rule. The function yields drafts; the registry adds code, severity and location."""
 
     def wrap(check: Check) -> Check:
         register(Rule(code, name, severity, summary, why, bad, good, hint, since, check))
@@ -112,25 +108,25 @@ def load_rules() -> dict[str, Rule]:
     return REGISTRY
 
 
-def _run(rule_: Rule, resolved: Resolved) -> Iterator[Finding]:
+def _run(rule_: Rule, decided: Decided) -> Iterator[Finding]:
     assert rule_.check is not None
-    for issue in rule_.check(resolved):
-        yield Finding(
-            rule_.code,
-            issue.severity or rule_.severity,
-            issue.message,
-            issue.hint or rule_.hint,
-            issue.key,
-            resolved.location(issue.key),
+    for found in rule_.check(decided):
+        yield replace(
+            found,
+            code=rule_.code,
+            severity=rule_.severity if found.draft else found.severity,
+            hint=found.hint or rule_.hint,
+            location=decided.r.location(found.key),
+            draft=False,
         )
 
 
-def validate(resolved: Resolved) -> list[Finding]:
-    """Run every validator rule on a resolved spec and return all findings, sorted by place."""
+def validate(decided: Decided) -> list[Finding]:
+    """Run every validator rule on a decided spec and return all findings, sorted by place."""
     findings: list[Finding] = []
     for rule_ in load_rules().values():
         if rule_.check is not None and not rule_.removed:
-            findings.extend(_run(rule_, resolved))
+            findings.extend(_run(rule_, decided))
     return sorted(findings, key=Finding.sort_key)
 
 

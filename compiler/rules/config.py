@@ -1,75 +1,31 @@
 """C rules: do the limits, plugins and calibration settings make an engine that builds and serves?
 
-Facts from reference/trtllm.md §1.1 (plugin defaults per line), §1.2 (what
-calibrates; the AWQ calib_size cap), §1.3 (which formats read a checkpoint), §4
-(max_num_tokens, in-flight batching, multi_block_mode) and §6 #6, #7, #11; and
-seed 002 (in-flight batching needs three plugins; when multi-block mode helps).
+The values checked are the decided ones (compiler.decide): the route says who
+calibrates and whether a checkpoint is read; the settings hold each plugin with the
+release's default. Sources: TensorRT-LLM's builder.py and plugin.py per release, the
+issues quoted per rule, and seed 002 (in-flight batching needs three plugins; when
+multi-block mode helps).
 """
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterator
 
-from compiler.findings import Severity
-from compiler.limits import effective_limits
-from compiler.resolve import Resolved
-from compiler.rules import Issue, rule
-from compiler.rules.hardware import first_written, is_written
-from compiler.spec import AutoToggle, Entrypoint, KvCacheDtype, PluginDtype, QuantFormat, Toggle
-from compiler.versions import Release, ReleaseLine
+from compiler.findings import Finding, Severity
+from compiler.backends.tensorrt import AWQ_CALIB_CAP, CHECKPOINT_FORMATS, paged_context_fmha_effective
+from compiler.catalog.gates import has
+from compiler.decide.model import Decided, Origin
+from compiler.rules import draft, rule
+from compiler.spec import Entrypoint, KvCacheDtype, QuantFormat
 
-# Formats whose quantizer needs calibration data (reference §1.2: int8_wo, int4_wo and
-# full_prec run none; §2: GPTQ calibrates in its own step; ModelOpt calibrates nvfp4 too).
-CALIBRATED_FORMATS = frozenset({
-    QuantFormat.INT4_AWQ, QuantFormat.INT4_GPTQ, QuantFormat.INT8_SQ, QuantFormat.FP8, QuantFormat.W4A8_AWQ,
-    QuantFormat.NVFP4,
-})
-# Formats whose convert step can start from an already-quantized checkpoint (reference §1.3:
-# --quant_ckpt_path for GPTQ; AutoAWQ checkpoints through convert's int4_awq from 0.16).
-CHECKPOINT_FORMATS = frozenset({QuantFormat.INT4_GPTQ, QuantFormat.INT4_AWQ})
-# KV-cache dtypes that are quantized, so need calibrated scales.
-QUANTIZED_KV = frozenset({KvCacheDtype.INT8, KvCacheDtype.FP8})
-# use_paged_context_fmha defaults per line (reference §1.1 plugin flags, §7): on only from 1.x.
-PAGED_CONTEXT_FMHA_DEFAULT = {ReleaseLine.V0_8: False, ReleaseLine.V0_12: False, ReleaseLine.V1: True}
-# multi_block_mode is a runtime flag, on by default, from this release (reference §4).
-MULTI_BLOCK_DEFAULT_ON_FROM = (0, 13)
 # Seed 002's test is batch × heads < SM count / 2; the catalog has no SM counts, so half of a
 # typical 128-SM part stands in. Prompts above 1024 tokens are "long enough" (seed 002).
 MULTI_BLOCK_PARALLELISM = 64
 MULTI_BLOCK_MIN_INPUT = 1024
-# quantize.py caps calib_size at 32 for any *awq* qformat (reference §1.2).
-AWQ_CALIB_CAP = 32
-# 0.16 builder warns above this max_num_tokens (reference §4 max_num_tokens).
+# 0.16 builder warns above this max_num_tokens (builder.py @ aaacc9bd, check_max_num_tokens).
 MAX_NUM_TOKENS_WARN = 16384
-
-
-def paged_context_fmha_on(r: Resolved) -> bool:
-    """Whether the engine gets paged context FMHA: as written, else the release line's default."""
-    setting = r.spec.plugins.use_paged_context_fmha
-    if setting is AutoToggle.AUTO:
-        return PAGED_CONTEXT_FMHA_DEFAULT[r.release.line]
-    return setting is AutoToggle.ENABLE
-
-
-def _version(release: Release) -> tuple[int, int]:
-    """(major, minor) of a release such as 0.12.0, 0.16 or 1.2.0rc2."""
-    match = re.match(r"(\d+)\.(\d+)", release.version)
-    return (int(match.group(1)), int(match.group(2))) if match else (0, 0)
-
-
-def multi_block_on(r: Resolved) -> bool:
-    """Whether multi-block mode is on: as written, else on by default from 0.13 (a runtime flag there)."""
-    setting = r.spec.plugins.multi_block_mode
-    if setting is AutoToggle.AUTO:
-        return _version(r.release) >= MULTI_BLOCK_DEFAULT_ON_FROM
-    return setting is AutoToggle.ENABLE
-
-
-def needs_calibration(r: Resolved) -> bool:
-    """True when a quantizer will read calibration data for this spec."""
-    from_checkpoint = r.checkpoint_dir is not None and r.format in CHECKPOINT_FORMATS
-    return (r.format in CALIBRATED_FORMATS and not from_checkpoint) or r.kv_cache in QUANTIZED_KV
+# Weight-only formats: TensorRT-LLM quantizes their weights without calibration data.
+WEIGHT_ONLY = frozenset({QuantFormat.NONE, QuantFormat.INT8_WO, QuantFormat.INT4_WO})
 
 
 @rule(
@@ -82,20 +38,21 @@ def needs_calibration(r: Resolved) -> bool:
     good="model: {name: llama-2-7b}\nlimits: {max_input_len: 3072, max_output_len: 1024}\n",
     hint="lower max_input_len or max_output_len",
 )
-def sequence_longer_than_positions(r: Resolved) -> Iterator[Issue]:
-    lim = r.spec.limits
-    seq, positions = lim.max_input_len + lim.max_output_len, r.model.max_position_embeddings
+def sequence_longer_than_positions(d: Decided) -> Iterator[Finding]:
+    r = d.r
+    lim = d.limits
+    seq, positions = lim.max_seq_len, r.model.max_position_embeddings
     if seq <= positions:
         return
-    key = first_written(r, "limits.max_output_len", "limits.max_input_len", "limits")
+    key = r.first_written("limits.max_output_len", "limits.max_input_len", "limits")
     text = f"max_input_len + max_output_len = {lim.max_input_len} + {lim.max_output_len} = {seq} exceeds " \
            f"max_position_embeddings ({positions})"
     fix = f"keep max_input_len + max_output_len at most {positions}"
     if r.model.rope_scaling is None:
-        yield Issue(key, text, fix)
+        yield draft(key, text, fix)
         return
     factor = dict(r.model.rope_scaling).get("factor", "?")
-    yield Issue(key, f"{text}; the model's rope_scaling (factor {factor}) must carry it", fix, Severity.WARNING)
+    yield draft(key, f"{text}; the model's rope_scaling (factor {factor}) must carry it", fix, Severity.WARNING)
 
 
 @rule(
@@ -107,29 +64,33 @@ def sequence_longer_than_positions(r: Resolved) -> Iterator[Issue]:
     good="limits: {max_input_len: 16384, max_num_tokens: 8192}\nplugins: {use_paged_context_fmha: enable}\n",
     hint="raise limits.max_num_tokens to max_input_len, or set plugins.use_paged_context_fmha: enable",
 )
-def prompt_longer_than_max_num_tokens(r: Resolved) -> Iterator[Issue]:
-    plugins, limits = r.spec.plugins, effective_limits(r)
-    packed = plugins.remove_input_padding is Toggle.ENABLE and plugins.context_fmha is Toggle.ENABLE
-    if not packed or limits.max_input_len <= limits.max_num_tokens or paged_context_fmha_on(r):
+def prompt_longer_than_max_num_tokens(d: Decided) -> Iterator[Finding]:
+    r = d.r
+    if "plugins.use_paged_context_fmha" not in d.settings:
+        return
+    limits, tokens = d.limits, d.limits.max_num_tokens.value
+    packed = d.on("plugins.remove_input_padding") and d.on("plugins.context_fmha")
+    if not packed or limits.max_input_len <= tokens or paged_context_fmha_effective(d):
         return
     fix = f"raise limits.max_num_tokens to {limits.max_input_len}"
-    if r.kv_cache is not KvCacheDtype.INT8:  # C105: int8 KV rules paged context FMHA out
+    if d.kv_cache.value is not KvCacheDtype.INT8:  # C105: int8 KV rules paged context FMHA out
         fix += ", or set plugins.use_paged_context_fmha: enable (chunked context)"
-    yield Issue(first_written(r, "limits.max_num_tokens", "limits.max_input_len", "limits"),
-                f"max_input_len ({limits.max_input_len}) exceeds max_num_tokens ({limits.max_num_tokens}) and "
-                "paged context FMHA is off, so the longest prompts would be refused", fix)
+    yield draft(r.first_written("limits.max_num_tokens", "limits.max_input_len", "limits"),
+                f"max_input_len ({limits.max_input_len}) exceeds max_num_tokens ({tokens}) and paged context FMHA "
+                f"is off ({d.setting('plugins.use_paged_context_fmha').reason or 'as written'}), so the longest "
+                "prompts would be refused", fix)
 
 
-def _ifb_blockers(r: Resolved) -> list[str]:
+def _ifb_blockers(d: Decided) -> list[str]:
     """Plugin keys that are disabled although in-flight batching needs them."""
-    plugins = r.spec.plugins
+    if "plugins.gpt_attention" not in d.settings:
+        return []
     blocked = []
-    if plugins.gpt_attention is PluginDtype.DISABLE:
+    if d.value("plugins.gpt_attention") == "disable":
         blocked.append("plugins.gpt_attention")
-    if plugins.remove_input_padding is Toggle.DISABLE:
-        blocked.append("plugins.remove_input_padding")
-    if plugins.paged_kv_cache is Toggle.DISABLE:
-        blocked.append("plugins.paged_kv_cache")
+    for key in ("plugins.remove_input_padding", "plugins.paged_kv_cache"):
+        if not d.on(key):
+            blocked.append(key)
     return blocked
 
 
@@ -143,8 +104,9 @@ def _ifb_blockers(r: Resolved) -> list[str]:
     good="plugins: {remove_input_padding: enable}\nlaunch: {entrypoint: serve}\n",
     hint="leave gpt_attention, remove_input_padding and paged_kv_cache enabled",
 )
-def inflight_batching_disabled(r: Resolved) -> Iterator[Issue]:
-    blocked = _ifb_blockers(r)
+def inflight_batching_disabled(d: Decided) -> Iterator[Finding]:
+    r = d.r
+    blocked = _ifb_blockers(d)
     serve = r.spec.launch.entrypoint is Entrypoint.SERVE
     # paged_kv_cache alone off for a smoke run is C111's note.
     if not blocked or (not serve and blocked == ["plugins.paged_kv_cache"]):
@@ -153,7 +115,7 @@ def inflight_batching_disabled(r: Resolved) -> Iterator[Issue]:
     severity = None if serve else Severity.WARNING
     use = "a server" if serve else "this engine if it is served later"
     fixes = [f"{key}: {'auto' if key == 'plugins.gpt_attention' else 'enable'}" for key in blocked]
-    yield Issue(blocked[0], f"{names} disabled: in-flight batching is off for {use}", f"set {', '.join(fixes)}",
+    yield draft(blocked[0], f"{names} disabled: in-flight batching is off for {use}", f"set {', '.join(fixes)}",
                 severity)
 
 
@@ -170,17 +132,21 @@ def inflight_batching_disabled(r: Resolved) -> Iterator[Issue]:
     "plugins: {multi_block_mode: enable}\ntarget: {tensorrt_llm: '0.8.0'}\n",
     hint="set plugins.multi_block_mode: enable",
 )
-def multi_block_mode_advised(r: Resolved) -> Iterator[Issue]:
-    lim, tp = r.spec.limits, r.spec.parallelism.tp
+def multi_block_mode_advised(d: Decided) -> Iterator[Finding]:
+    r = d.r
+    if "plugins.multi_block_mode" not in d.settings:
+        return
+    lim, tp = d.limits, d.topology.tp
     blocks = lim.max_batch_size * r.model.num_attention_heads / tp
-    if blocks >= MULTI_BLOCK_PARALLELISM or lim.max_input_len <= MULTI_BLOCK_MIN_INPUT or multi_block_on(r):
+    if blocks >= MULTI_BLOCK_PARALLELISM or lim.max_input_len <= MULTI_BLOCK_MIN_INPUT or \
+            d.on("plugins.multi_block_mode"):
         return
     fix = "set plugins.multi_block_mode: enable"
-    if r.release.line is not ReleaseLine.V0_8:
+    if has(r.release, "runtime_multi_block_mode_default_on"):
         fix = "remove plugins.multi_block_mode: disable (on by default at runtime from 0.13)"
-        if _version(r.release) < MULTI_BLOCK_DEFAULT_ON_FROM:
-            fix = "set plugins.multi_block_mode: enable (a runtime flag, on by default from 0.13)"
-    yield Issue(first_written(r, "plugins.multi_block_mode", "limits.max_batch_size", "limits"),
+    elif has(r.release, "runtime_multi_block_mode"):
+        fix = "set plugins.multi_block_mode: enable (a runtime flag, on by default from 0.13)"
+    yield draft(r.first_written("plugins.multi_block_mode", "limits.max_batch_size", "limits"),
                 f"max_batch_size × num_attention_heads / tp = {lim.max_batch_size} × {r.model.num_attention_heads}"
                 f" / {tp} = {blocks:g} < {MULTI_BLOCK_PARALLELISM} with max_input_len {lim.max_input_len} > "
                 f"{MULTI_BLOCK_MIN_INPUT}, and multi-block mode is off", fix)
@@ -198,9 +164,18 @@ def multi_block_mode_advised(r: Resolved) -> Iterator[Issue]:
     "plugins: {use_paged_context_fmha: auto}\ntarget: {gpu: A100-SXM-80GB}\n",
     hint="set plugins.use_paged_context_fmha: auto or disable, or use an fp8 KV cache on SM89+",
 )
-def int8_kv_with_paged_context_fmha(r: Resolved) -> Iterator[Issue]:
-    if r.kv_cache is KvCacheDtype.INT8 and r.spec.plugins.use_paged_context_fmha is AutoToggle.ENABLE:
-        yield Issue("plugins.use_paged_context_fmha", "use_paged_context_fmha is enabled with an int8 KV cache", "")
+def int8_kv_with_paged_context_fmha(d: Decided) -> Iterator[Finding]:
+    setting = d.settings.get("plugins.use_paged_context_fmha")
+    if d.kv_cache.value is not KvCacheDtype.INT8 or setting is None or not (setting.written and setting.value):
+        return
+    if has(d.r.release, "paged_context_fmha_default_on"):
+        yield draft("plugins.use_paged_context_fmha", f"use_paged_context_fmha is enabled with an int8 KV cache; "
+                    f"the builder of TensorRT-LLM {d.r.release.version} turns it off and warns, so chunked "
+                    "context and KV-cache reuse are off", "", Severity.WARNING)
+        return
+    yield draft("plugins.use_paged_context_fmha", f"use_paged_context_fmha is enabled with an int8 KV cache; the "
+                f"builder of TensorRT-LLM {d.r.release.version} refuses it ('Paged Context FMHA doesn't work with "
+                "int8 kv cache')")
 
 
 @rule(
@@ -213,17 +188,19 @@ def int8_kv_with_paged_context_fmha(r: Resolved) -> Iterator[Issue]:
     good="quantization:\n  format: fp8\n  calibration: {dataset: cnn_dailymail, samples: 512, seq_len: 512}\n",
     hint="add a quantization.calibration block",
 )
-def calibration_missing(r: Resolved) -> Iterator[Issue]:
-    if r.spec.quantization.calibration is not None or not needs_calibration(r):
+def calibration_missing(d: Decided) -> Iterator[Finding]:
+    r, fmt = d.r, d.format.value
+    if r.spec.quantization.calibration is not None or not d.route.calibrates:
         return
-    samples = AWQ_CALIB_CAP if "awq" in r.format.value else 512
-    what = r.format.value if r.format in CALIBRATED_FORMATS else f"an {r.kv_cache.value} KV cache"
-    if r.spec.quantization.format is QuantFormat.AUTO and r.format in CALIBRATED_FORMATS:
+    samples = AWQ_CALIB_CAP if "awq" in fmt.value else 512
+    weights_calibrate = d.route.quantizer == d.route.calibrator and fmt not in WEIGHT_ONLY
+    what = fmt.value if weights_calibrate else f"an {d.kv_cache.value.value} KV cache"
+    if weights_calibrate and d.format.origin is Origin.DECIDED:
         what += " (picked by format: auto)"
-    key = "quantization.format" if r.format in CALIBRATED_FORMATS else "quantization.kv_cache"
+    key = "quantization.format" if weights_calibrate else "quantization.kv_cache"
     also = " (or, for int4_gptq/int4_awq, a pre-quantized quantization.checkpoint)" \
-        if r.format in CHECKPOINT_FORMATS else ""
-    yield Issue(first_written(r, key, "quantization"), f"{what} needs calibration data, and quantization.calibration "
+        if fmt in CHECKPOINT_FORMATS else ""
+    yield draft(r.first_written(key, "quantization"), f"{what} needs calibration data, and quantization.calibration "
                 "is not given",
                 f"add under quantization: `calibration: {{dataset: cnn_dailymail, samples: {samples}, seq_len: 512}}`"
                 f"{also}")
@@ -239,11 +216,12 @@ def calibration_missing(r: Resolved) -> Iterator[Issue]:
     good="quantization: {format: int4_gptq, checkpoint: ./llama-gptq}\n",
     hint="use format int4_gptq or int4_awq for a pre-quantized checkpoint, or remove quantization.checkpoint",
 )
-def checkpoint_not_read(r: Resolved) -> Iterator[Issue]:
-    if r.checkpoint_dir is None or r.format in CHECKPOINT_FORMATS:
+def checkpoint_not_read(d: Decided) -> Iterator[Finding]:
+    r = d.r
+    if r.checkpoint_dir is None or d.route.reads_checkpoint:
         return
     readers = " or ".join(sorted(f.value for f in CHECKPOINT_FORMATS))
-    yield Issue("quantization.checkpoint", f"format {r.format.value} does not read quantization.checkpoint; only "
+    yield draft("quantization.checkpoint", f"format {d.format.value.value} does not read quantization.checkpoint; only "
                 f"{readers} do", f"use format {readers}, or remove quantization.checkpoint")
 
 
@@ -256,15 +234,16 @@ def checkpoint_not_read(r: Resolved) -> Iterator[Issue]:
     good="quantization: {format: int4_awq, calibration: {samples: 32}}\n",
     hint="set quantization.calibration.samples: 32",
 )
-def awq_calibration_samples_capped(r: Resolved) -> Iterator[Issue]:
+def awq_calibration_samples_capped(d: Decided) -> Iterator[Finding]:
+    r = d.r
     calib = r.spec.quantization.calibration
     # The tool's own test is the substring, so this mirrors it exactly.
-    awq = "awq" in r.format.value and r.checkpoint_dir is None
+    awq = "awq" in d.format.value.value and d.route.calibrator == "quantize.py"
     if calib is None or not awq or calib.samples <= AWQ_CALIB_CAP:
         return
-    if is_written(r, "quantization.calibration.samples"):
-        yield Issue("quantization.calibration.samples", f"{calib.samples} calibration samples asked for; quantize.py "
-                    f"uses at most {AWQ_CALIB_CAP} for {r.format.value}", "")
+    if r.is_written("quantization.calibration.samples"):
+        yield draft("quantization.calibration.samples", f"{calib.samples} calibration samples asked for; quantize.py "
+                    f"uses at most {AWQ_CALIB_CAP} for {d.format.value.value}", "")
 
 
 @rule(
@@ -276,12 +255,12 @@ def awq_calibration_samples_capped(r: Resolved) -> Iterator[Issue]:
     good="limits: {max_input_len: 32768, max_num_tokens: 8192}\nplugins: {use_paged_context_fmha: enable}\n",
     hint="set limits.max_num_tokens: 16384 or lower, with use_paged_context_fmha: enable for longer prompts",
 )
-def max_num_tokens_large(r: Resolved) -> Iterator[Issue]:
-    limits = effective_limits(r)
-    if limits.max_num_tokens > MAX_NUM_TOKENS_WARN:
-        source = "" if r.spec.limits.max_num_tokens is not None else " (by default, to hold the longest prompt)"
-        yield Issue(first_written(r, "limits.max_num_tokens", "limits.max_input_len", "limits"),
-                    f"max_num_tokens is {limits.max_num_tokens}{source}, above {MAX_NUM_TOKENS_WARN}", "")
+def max_num_tokens_large(d: Decided) -> Iterator[Finding]:
+    r, tokens = d.r, d.limits.max_num_tokens
+    if tokens.value > MAX_NUM_TOKENS_WARN:
+        source = "" if tokens.written else " (by default, to hold the longest prompt)"
+        yield draft(r.first_written("limits.max_num_tokens", "limits.max_input_len", "limits"),
+                    f"max_num_tokens is {tokens.value}{source}, above {MAX_NUM_TOKENS_WARN}", "")
 
 
 @rule(
@@ -293,8 +272,9 @@ def max_num_tokens_large(r: Resolved) -> Iterator[Issue]:
     good="plugins: {paged_kv_cache: enable}\n",
     hint="remove plugins.paged_kv_cache: disable unless static batching is intended",
 )
-def paged_kv_cache_disabled(r: Resolved) -> Iterator[Issue]:
+def paged_kv_cache_disabled(d: Decided) -> Iterator[Finding]:
+    r = d.r
     # For a server, or with other IFB plugins off too, C103 reports it instead.
-    if _ifb_blockers(r) == ["plugins.paged_kv_cache"] and r.spec.launch.entrypoint is Entrypoint.RUN:
-        yield Issue("plugins.paged_kv_cache", "paged_kv_cache is disabled with packed input enabled: in-flight "
+    if _ifb_blockers(d) == ["plugins.paged_kv_cache"] and r.spec.launch.entrypoint is Entrypoint.RUN:
+        yield draft("plugins.paged_kv_cache", "paged_kv_cache is disabled with packed input enabled: in-flight "
                     "batching is off and the engine batches statically", "")

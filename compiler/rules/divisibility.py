@@ -1,7 +1,8 @@
 """D rules: does the model split evenly over tensor and pipeline parallelism?
 
-Facts from ../shared/reference/trtllm.md §4 and §6 (#2, #3, #10) and seed 002,
-which shows convert_checkpoint.py failing at tp 3 and run.py at pp 3.
+Facts from TensorRT-LLM's layers/attention.py and models/convert_utils.py (the asserts
+quoted in each rule), ModelOpt's block-quantization export error, and seed 002, which
+shows convert_checkpoint.py failing at tp 3 and run.py at pp 3.
 """
 
 from __future__ import annotations
@@ -9,11 +10,11 @@ from __future__ import annotations
 import math
 from collections.abc import Iterator
 
-from compiler.findings import Severity
+from compiler.findings import Finding, Severity
 from compiler.memory import GROUPWISE
 from compiler.modelconfig import ModelFacts
-from compiler.resolve import Resolved
-from compiler.rules import Issue, rule
+from compiler.decide.model import Decided
+from compiler.rules import draft, rule
 
 
 def splits_evenly(model: ModelFacts, tp: int, group_size: int | None = None) -> bool:
@@ -37,8 +38,8 @@ def valid_tps(model: ModelFacts, group_size: int | None = None, limit: int = 64)
     return [tp for tp in divisors if tp <= limit and splits_evenly(model, tp, group_size)]
 
 
-def _tp_hint(r: Resolved, group_size: int | None = None) -> str:
-    tps = valid_tps(r.model, group_size, max(8, r.world_size))
+def _tp_hint(d: Decided, group_size: int | None = None) -> str:
+    tps = valid_tps(d.r.model, group_size, max(8, d.topology.world_size))
     return f"use tp: {', '.join(map(str, tps))}" if tps else "no tp splits this model evenly"
 
 
@@ -55,10 +56,11 @@ def _divisors(n: int, limit: int = 64) -> str:
     good="model: {name: llama-2-7b}\nparallelism: {pp: 4}\n",
     hint="use a pp that divides the layer count",
 )
-def layers_not_divisible_by_pp(r: Resolved) -> Iterator[Issue]:
+def layers_not_divisible_by_pp(d: Decided) -> Iterator[Finding]:
+    r = d.r
     layers, pp = r.model.num_hidden_layers, r.spec.parallelism.pp
     if layers % pp:
-        yield Issue("parallelism.pp", f"num_hidden_layers ({layers}) is not divisible by pp ({pp})",
+        yield draft("parallelism.pp", f"num_hidden_layers ({layers}) is not divisible by pp ({pp})",
                     f"use pp: {_divisors(layers)}")
 
 
@@ -71,10 +73,11 @@ def layers_not_divisible_by_pp(r: Resolved) -> Iterator[Issue]:
     good="model: {name: llama-30b}\nparallelism: {tp: 4}\n",
     hint="use a tp that divides the head count",
 )
-def heads_not_divisible_by_tp(r: Resolved) -> Iterator[Issue]:
+def heads_not_divisible_by_tp(d: Decided) -> Iterator[Finding]:
+    r = d.r
     heads, tp = r.model.num_attention_heads, r.spec.parallelism.tp
     if heads % tp:
-        yield Issue("parallelism.tp", f"num_attention_heads ({heads}) is not divisible by tp ({tp})", _tp_hint(r))
+        yield draft("parallelism.tp", f"num_attention_heads ({heads}) is not divisible by tp ({tp})", _tp_hint(d))
 
 
 @rule(
@@ -87,14 +90,15 @@ def heads_not_divisible_by_tp(r: Resolved) -> Iterator[Issue]:
     good="model: {name: llama-2-70b}\nparallelism: {tp: 8}\n",
     hint="use a tp that divides the kv heads, or a multiple of them",
 )
-def kv_heads_incompatible_with_tp(r: Resolved) -> Iterator[Issue]:
+def kv_heads_incompatible_with_tp(d: Decided) -> Iterator[Finding]:
+    r = d.r
     kv, tp = r.model.num_key_value_heads, r.spec.parallelism.tp
     if kv < tp and tp % kv:
-        yield Issue("parallelism.tp", f"tp ({tp}) exceeds num_key_value_heads ({kv}) and is not a multiple of it; "
-                    "KV heads cannot be replicated evenly", _tp_hint(r))
+        yield draft("parallelism.tp", f"tp ({tp}) exceeds num_key_value_heads ({kv}) and is not a multiple of it; "
+                    "KV heads cannot be replicated evenly", _tp_hint(d))
     elif kv >= tp and kv % tp:
-        yield Issue("parallelism.tp", f"num_key_value_heads ({kv}) is not divisible by tp ({tp}); ranks hold "
-                    "uneven KV heads", _tp_hint(r), Severity.WARNING)
+        yield draft("parallelism.tp", f"num_key_value_heads ({kv}) is not divisible by tp ({tp}); ranks hold "
+                    "uneven KV heads", _tp_hint(d), Severity.WARNING)
 
 
 @rule(
@@ -105,10 +109,11 @@ def kv_heads_incompatible_with_tp(r: Resolved) -> Iterator[Issue]:
     good="model: {path: ./my-model}\nparallelism: {tp: 2}\n",
     hint="use a tp that divides hidden_size",
 )
-def hidden_not_divisible_by_tp(r: Resolved) -> Iterator[Issue]:
+def hidden_not_divisible_by_tp(d: Decided) -> Iterator[Finding]:
+    r = d.r
     hidden, tp = r.model.hidden_size, r.spec.parallelism.tp
     if hidden % tp:
-        yield Issue("parallelism.tp", f"hidden_size ({hidden}) is not divisible by tp ({tp})", _tp_hint(r))
+        yield draft("parallelism.tp", f"hidden_size ({hidden}) is not divisible by tp ({tp})", _tp_hint(d))
 
 
 @rule(
@@ -119,10 +124,11 @@ def hidden_not_divisible_by_tp(r: Resolved) -> Iterator[Issue]:
     good="model: {name: llama-2-7b}\nparallelism: {tp: 2}\n",
     hint="use a tp that divides intermediate_size",
 )
-def intermediate_not_divisible_by_tp(r: Resolved) -> Iterator[Issue]:
+def intermediate_not_divisible_by_tp(d: Decided) -> Iterator[Finding]:
+    r = d.r
     inter, tp = r.model.intermediate_size, r.spec.parallelism.tp
     if inter % tp:
-        yield Issue("parallelism.tp", f"intermediate_size ({inter}) is not divisible by tp ({tp})", _tp_hint(r))
+        yield draft("parallelism.tp", f"intermediate_size ({inter}) is not divisible by tp ({tp})", _tp_hint(d))
 
 
 @rule(
@@ -135,8 +141,9 @@ def intermediate_not_divisible_by_tp(r: Resolved) -> Iterator[Issue]:
     good="model: {name: llama-2-7b}\nquantization: {format: int4_awq, group_size: 64}\nparallelism: {tp: 4}\n",
     hint="use group_size 64, or a lower tp",
 )
-def group_size_splits_rank_width(r: Resolved) -> Iterator[Issue]:
-    if r.format not in GROUPWISE:
+def group_size_splits_rank_width(d: Decided) -> Iterator[Finding]:
+    r = d.r
+    if d.format.value not in GROUPWISE:
         return
     tp, group = r.spec.parallelism.tp, r.spec.quantization.group_size
     widths = {
@@ -146,8 +153,8 @@ def group_size_splits_rank_width(r: Resolved) -> Iterator[Issue]:
     for layer, width in widths.items():
         if width % tp == 0 and (width // tp) % group:
             alternatives = [g for g in (64, 128) if g != group and (width // tp) % g == 0]
-            fix = f"use group_size {alternatives[0]}" if alternatives else _tp_hint(r, group)
-            yield Issue("quantization.group_size", f"{layer} input width per rank ({width} / tp {tp} = {width // tp}) "
+            fix = f"use group_size {alternatives[0]}" if alternatives else _tp_hint(d, group)
+            yield draft("quantization.group_size", f"{layer} input width per rank ({width} / tp {tp} = {width // tp}) "
                         f"is not divisible by group_size {group}", fix)
 
 
@@ -160,11 +167,12 @@ def group_size_splits_rank_width(r: Resolved) -> Iterator[Issue]:
     good="model: {name: llama-2-7b}\nparallelism: {tp: 2}\n",
     hint="fine for generation; ignore with `ignore: [D107]` unless you read raw logits",
 )
-def vocab_padded_for_tp(r: Resolved) -> Iterator[Issue]:
+def vocab_padded_for_tp(d: Decided) -> Iterator[Finding]:
+    r = d.r
     vocab, tp = r.model.vocab_size, r.spec.parallelism.tp
     if vocab % tp:
         padded = -(-vocab // tp) * tp
-        yield Issue("parallelism.tp", f"vocab_size ({vocab}) is not divisible by tp ({tp}); lm_head is padded "
+        yield draft("parallelism.tp", f"vocab_size ({vocab}) is not divisible by tp ({tp}); lm_head is padded "
                     f"to {padded}", "")
 
 
@@ -176,6 +184,7 @@ def vocab_padded_for_tp(r: Resolved) -> Iterator[Issue]:
     good="model: {name: llama-2-7b}   # head_dim 128\n",
     hint="this model cannot be built by TensorRT-LLM's attention plugin",
 )
-def head_size_unsupported(r: Resolved) -> Iterator[Issue]:
+def head_size_unsupported(d: Decided) -> Iterator[Finding]:
+    r = d.r
     if r.model.head_dim % 8:
-        yield Issue("model", f"head size {r.model.head_dim} is not a multiple of 8", "")
+        yield draft("model", f"head size {r.model.head_dim} is not a multiple of 8", "")

@@ -11,9 +11,9 @@ from collections.abc import Iterator
 
 from compiler import catalog
 from compiler.catalog import GpuFacts, Requirement
-from compiler.findings import Severity
-from compiler.resolve import Resolved
-from compiler.rules import Issue, rule
+from compiler.findings import Finding, Severity
+from compiler.decide.model import Decided
+from compiler.rules import draft, rule
 from compiler.rules.divisibility import splits_evenly
 from compiler.memory import GROUPWISE
 from compiler.spec import AutoToggle, QuantFormat
@@ -24,23 +24,6 @@ from compiler.versions import ReleaseLine
 KERNEL_GROUP_SIZES = (64, 128)
 # How many catalog GPUs a hint names before it says "and N more".
 MAX_GPUS_NAMED = 6
-
-
-def first_written(r: Resolved, *keys: str) -> str:
-    """The first of `keys` the spec (or a spec it extends) writes, else the first key.
-
-    Findings point at the line the user would edit; when that key was left to its
-    default, a related key that was written is a better place than the section.
-    """
-    for key in keys:
-        if tuple(key.split(".")) in r.loaded.positions:
-            return key
-    return keys[0]
-
-
-def is_written(r: Resolved, key: str) -> bool:
-    """True when the spec (or a base it extends) writes this dotted key."""
-    return tuple(key.split(".")) in r.loaded.positions
 
 
 def label(gpu: GpuFacts) -> str:
@@ -74,7 +57,8 @@ def _format_requirement(fmt: QuantFormat) -> Requirement | None:
     good="model: {name: llama-3-8b, dtype: float16}\ntarget: {gpu: T4}\n",
     hint="use model.dtype: float16",
 )
-def dtype_unsupported_by_gpu(r: Resolved) -> Iterator[Issue]:
+def dtype_unsupported_by_gpu(d: Decided) -> Iterator[Finding]:
+    r = d.r
     dtypes = catalog.support().dtypes
     dtype = r.spec.model.dtype.value
     req = dtypes.get(dtype)
@@ -82,19 +66,20 @@ def dtype_unsupported_by_gpu(r: Resolved) -> Iterator[Issue]:
         return
     usable = [name for name, x in dtypes.items() if x.min_sm <= r.gpu.sm]
     fix = f"use model.dtype: {usable[0]}" if usable else f"use a GPU with SM{req.min_sm} or newer"
-    yield Issue("model.dtype", f"{dtype} needs SM{req.min_sm} or newer; target.gpu {label(r.gpu)} does not have it",
+    yield draft("model.dtype", f"{dtype} needs SM{req.min_sm} or newer; target.gpu {label(r.gpu)} does not have it",
                 f"{fix}, or a GPU such as {gpus_from(req.min_sm)}")
 
 
-def _format_issue(r: Resolved, gpu: GpuFacts, key: str, role: str) -> Iterator[Issue]:
-    req = _format_requirement(r.format)
+def _format_issue(d: Decided, gpu: GpuFacts, key: str, role: str) -> Iterator[Finding]:
+    r = d.r
+    req = _format_requirement(d.format.value)
     if req is None or gpu.sm >= req.min_sm:
         return
     usable = [f for f in supported_formats(gpu.sm, r.release.line) if f != QuantFormat.NONE.value]
     why = f" ({req.note})" if req.note else ""
-    yield Issue(key, f"quantization format {r.format.value} needs SM{req.min_sm} or newer; {role} {label(gpu)} "
+    yield draft(key, f"quantization format {d.format.value.value} needs SM{req.min_sm} or newer; {role} {label(gpu)} "
                 f"does not have it{why}",
-                f"{gpu.id} supports {', '.join(usable) or 'no quantization format'}; {r.format.value} runs on "
+                f"{gpu.id} supports {', '.join(usable) or 'no quantization format'}; {d.format.value.value} runs on "
                 f"{gpus_from(req.min_sm)}")
 
 
@@ -108,10 +93,11 @@ def _format_issue(r: Resolved, gpu: GpuFacts, key: str, role: str) -> Iterator[I
     good="quantization: {format: int8_sq}\ntarget: {gpu: A100-SXM-80GB}\n",
     hint="pick a format the GPU supports, or a GPU that supports the format",
 )
-def format_unsupported_by_gpu(r: Resolved) -> Iterator[Issue]:
-    yield from _format_issue(r, r.gpu, "quantization.format", "target.gpu")
+def format_unsupported_by_gpu(d: Decided) -> Iterator[Finding]:
+    r = d.r
+    yield from _format_issue(d, r.gpu, "quantization.format", "target.gpu")
     if r.build_gpu.sm != r.gpu.sm:
-        yield from _format_issue(r, r.build_gpu, "build.gpu", "build.gpu")
+        yield from _format_issue(d, r.build_gpu, "build.gpu", "build.gpu")
 
 
 @rule(
@@ -123,14 +109,15 @@ def format_unsupported_by_gpu(r: Resolved) -> Iterator[Issue]:
     good="quantization: {format: int8_sq, kv_cache: int8}\ntarget: {gpu: A100-SXM-80GB}\n",
     hint="use a KV-cache dtype the GPU supports",
 )
-def kv_cache_dtype_unsupported_by_gpu(r: Resolved) -> Iterator[Issue]:
+def kv_cache_dtype_unsupported_by_gpu(d: Decided) -> Iterator[Finding]:
+    r = d.r
     kinds = catalog.support().kv_cache
-    req = kinds.get(r.kv_cache.value)
+    req = kinds.get(d.kv_cache.value.value)
     # An `auto` KV cache follows the model dtype, which H101 already checks.
-    if req is None or r.gpu.sm >= req.min_sm or not is_written(r, "quantization.kv_cache"):
+    if req is None or r.gpu.sm >= req.min_sm or not r.is_written("quantization.kv_cache"):
         return
     usable = [name for name, x in kinds.items() if x.min_sm <= r.gpu.sm]
-    yield Issue("quantization.kv_cache", f"KV-cache dtype {r.kv_cache.value} needs SM{req.min_sm} or newer; "
+    yield draft("quantization.kv_cache", f"KV-cache dtype {d.kv_cache.value.value} needs SM{req.min_sm} or newer; "
                 f"target.gpu {label(r.gpu)} does not have it", f"use quantization.kv_cache: {', '.join(usable)}")
 
 
@@ -143,14 +130,15 @@ def kv_cache_dtype_unsupported_by_gpu(r: Resolved) -> Iterator[Issue]:
     good="quantization: {format: nvfp4}\ntarget: {gpu: B200, tensorrt_llm: '1.2.0'}\n",
     hint="use a release line that has the format, or another format",
 )
-def format_not_in_release(r: Resolved) -> Iterator[Issue]:
-    req = _format_requirement(r.format)
+def format_not_in_release(d: Decided) -> Iterator[Finding]:
+    r = d.r
+    req = _format_requirement(d.format.value)
     line = r.release.line
     if req is None or line.value in req.lines:
         return
     lines = " or ".join(ReleaseLine(x).label for x in req.lines)
     others = [f for f in supported_formats(r.gpu.sm, line) if f != QuantFormat.NONE.value]
-    yield Issue("quantization.format", f"quantization format {r.format.value} is not available in TensorRT-LLM "
+    yield draft("quantization.format", f"quantization format {d.format.value.value} is not available in TensorRT-LLM "
                 f"{r.release.version} (the {line.label} line)",
                 f"set target.tensorrt_llm to a {lines} release, or use one of {', '.join(others)}")
 
@@ -164,15 +152,16 @@ def format_not_in_release(r: Resolved) -> Iterator[Issue]:
     good="quantization: {format: int4_awq, group_size: 128}\n",
     hint="use quantization.group_size: 128 (or 64)",
 )
-def group_size_unsupported(r: Resolved) -> Iterator[Issue]:
+def group_size_unsupported(d: Decided) -> Iterator[Finding]:
+    r = d.r
     group, tp = r.spec.quantization.group_size, r.spec.parallelism.tp
-    if r.format not in GROUPWISE or group in KERNEL_GROUP_SIZES:
+    if d.format.value not in GROUPWISE or group in KERNEL_GROUP_SIZES:
         return
     sizes = " or ".join(map(str, KERNEL_GROUP_SIZES))
     # Prefer the largest size that also splits evenly per rank, so the fix does not trip D106.
     fits = [g for g in sorted(KERNEL_GROUP_SIZES, reverse=True) if splits_evenly(r.model, tp, g)]
     fix = f"use quantization.group_size: {fits[0]}" if fits else f"use group_size {sizes} with a lower tp"
-    yield Issue("quantization.group_size", f"group_size {group} is not supported for {r.format.value}; the "
+    yield draft("quantization.group_size", f"group_size {group} is not supported for {d.format.value.value}; the "
                 f"kernels take {sizes}", fix)
 
 
@@ -186,7 +175,8 @@ def group_size_unsupported(r: Resolved) -> Iterator[Issue]:
     good="target: {gpu: B200, tensorrt_llm: '1.2.0'}\n",
     hint="use a release line whose support matrix lists the architecture",
 )
-def architecture_not_in_release(r: Resolved) -> Iterator[Issue]:
+def architecture_not_in_release(d: Decided) -> Iterator[Finding]:
+    r = d.r
     archs = catalog.support().architectures
     arch = archs.get(r.gpu.architecture)
     line = r.release.line
@@ -194,12 +184,12 @@ def architecture_not_in_release(r: Resolved) -> Iterator[Issue]:
         return
     listed = [a for a in archs.values() if line.value in a.lines]
     lines = " or ".join(ReleaseLine(x).label for x in arch.lines)
-    key = first_written(r, "target.tensorrt_llm", "target.gpu")
+    key = r.first_written("target.tensorrt_llm", "target.gpu")
     if all(arch.min_sm > a.min_sm for a in listed):
-        yield Issue(key, f"TensorRT-LLM {r.release.version} ({line.label}) predates the {r.gpu.architecture} "
+        yield draft(key, f"TensorRT-LLM {r.release.version} ({line.label}) predates the {r.gpu.architecture} "
                     f"architecture; {label(r.gpu)} is not supported", f"use a {lines} release")
         return
-    yield Issue(key, f"TensorRT-LLM {r.release.version} ({line.label}) no longer lists the {r.gpu.architecture} "
+    yield draft(key, f"TensorRT-LLM {r.release.version} ({line.label}) no longer lists the {r.gpu.architecture} "
                 f"architecture of {label(r.gpu)}; it is community support only",
                 f"use a {lines} release, or accept untested support", Severity.WARNING)
 
@@ -213,10 +203,11 @@ def architecture_not_in_release(r: Resolved) -> Iterator[Issue]:
     good="quantization: {format: fp8}\nplugins: {use_fp8_context_fmha: disable}\ntarget: {gpu: L40S}\n",
     hint="set plugins.use_fp8_context_fmha: disable (or auto: the planner disables it below SM90)",
 )
-def fp8_context_fmha_needs_hopper(r: Resolved) -> Iterator[Issue]:
+def fp8_context_fmha_needs_hopper(d: Decided) -> Iterator[Finding]:
+    r = d.r
     need = catalog.support().fp8_context_fmha_min_sm
     if r.spec.plugins.use_fp8_context_fmha is AutoToggle.ENABLE and r.gpu.sm < need:
-        yield Issue("plugins.use_fp8_context_fmha", f"use_fp8_context_fmha needs SM{need} or newer; target.gpu "
+        yield draft("plugins.use_fp8_context_fmha", f"use_fp8_context_fmha needs SM{need} or newer; target.gpu "
                     f"{label(r.gpu)} does not have it", "")
 
 
@@ -230,14 +221,15 @@ def fp8_context_fmha_needs_hopper(r: Resolved) -> Iterator[Issue]:
     good="quantization: {format: int4_gptq, act_order: false}\n",
     hint="set quantization.act_order: false (and quantize with desc_act=False)",
 )
-def gptq_act_order_unsupported(r: Resolved) -> Iterator[Issue]:
-    if r.format is not QuantFormat.INT4_GPTQ or not r.spec.quantization.act_order:
+def gptq_act_order_unsupported(d: Decided) -> Iterator[Finding]:
+    r = d.r
+    if d.format.value is not QuantFormat.INT4_GPTQ or not r.spec.quantization.act_order:
         return
     if r.release.line is ReleaseLine.V1:
-        yield Issue("quantization.act_order", f"TensorRT-LLM {r.release.version} rejects GPTQ checkpoints with "
+        yield draft("quantization.act_order", f"TensorRT-LLM {r.release.version} rejects GPTQ checkpoints with "
                     "desc_act=True ('GPTQ with desc_act=True is not implemented')", "")
         return
-    yield Issue("quantization.act_order", f"TensorRT-LLM {r.release.version} ({r.release.line.label}) does not "
+    yield draft("quantization.act_order", f"TensorRT-LLM {r.release.version} ({r.release.line.label}) does not "
                 "support GPTQ activation order (desc_act); an act-order checkpoint may convert but give degraded "
                 "output", "", Severity.WARNING)
 
@@ -252,8 +244,9 @@ def gptq_act_order_unsupported(r: Resolved) -> Iterator[Issue]:
     good="target: {gpu: L40S}\nbuild: {gpu: L40S}\n",
     hint="build on the target's GPU model: set build.gpu to target.gpu, or leave it out",
 )
-def build_gpu_differs_from_target(r: Resolved) -> Iterator[Issue]:
+def build_gpu_differs_from_target(d: Decided) -> Iterator[Finding]:
+    r = d.r
     if r.build_gpu.sm != r.gpu.sm:
-        yield Issue("build.gpu", f"build.gpu {label(r.build_gpu)} differs from target.gpu {label(r.gpu)}; an "
+        yield draft("build.gpu", f"build.gpu {label(r.build_gpu)} differs from target.gpu {label(r.gpu)}; an "
                     f"engine built on SM{r.build_gpu.sm} fails to load on SM{r.gpu.sm}",
                     f"set build.gpu: {r.gpu.id}, or leave build.gpu out")

@@ -10,30 +10,28 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from compiler.findings import Severity
-from compiler.resolve import Resolved
-from compiler.rules import Issue, rule
+from compiler.findings import Finding, Severity
+from compiler.decide.model import Decided, Origin
+from compiler.rules import draft, rule
 from compiler.memory import GROUPWISE
 from compiler.rules.divisibility import valid_tps
-from compiler.rules.hardware import is_written, label
-from compiler.spec import AutoToggle, Launcher
-from compiler.versions import ReleaseLine
+from compiler.rules.hardware import label
+from compiler.spec import Launcher
 
 
-def total_gpus(r: Resolved) -> int:
+def total_gpus(d: Decided) -> int:
     """GPUs the target provides: gpus_per_node on each of the nodes."""
-    return r.spec.target.gpus_per_node * r.spec.target.nodes
+    return d.topology.gpus_per_node * d.topology.nodes
 
 
-def _layout_key(r: Resolved) -> str:
+def _layout_key(d: Decided) -> str:
     """The parallelism key to point at: pp when only pp is above 1, else tp."""
-    par = r.spec.parallelism
-    return "parallelism.pp" if par.pp > 1 and par.tp == 1 else "parallelism.tp"
+    t = d.topology
+    return "parallelism.pp" if t.pp > 1 and t.tp == 1 else "parallelism.tp"
 
 
-def _nodes_needed(r: Resolved) -> int:
-    per_node = r.spec.target.gpus_per_node
-    return -(-r.world_size // per_node)
+def _nodes_needed(d: Decided) -> int:
+    return -(-d.topology.world_size // d.topology.gpus_per_node)
 
 
 @rule(
@@ -45,14 +43,15 @@ def _nodes_needed(r: Resolved) -> int:
     good="parallelism: {tp: 8, pp: 2}\ntarget: {gpu: H100-SXM, gpus_per_node: 8, nodes: 2}\n",
     hint="add nodes (target.nodes) or lower tp / pp",
 )
-def world_size_exceeds_gpus(r: Resolved) -> Iterator[Issue]:
+def world_size_exceeds_gpus(d: Decided) -> Iterator[Finding]:
+    r = d.r
     par, target = r.spec.parallelism, r.spec.target
-    if r.world_size <= total_gpus(r):
+    if d.topology.world_size <= total_gpus(d):
         return
-    yield Issue(_layout_key(r), f"tp × pp = {par.tp} × {par.pp} = {r.world_size} GPUs, but the target has "
-                f"{total_gpus(r)} ({target.gpus_per_node} per node × {target.nodes} node"
+    yield draft(_layout_key(d), f"tp × pp = {par.tp} × {par.pp} = {d.topology.world_size} GPUs, but the target has "
+                f"{total_gpus(d)} ({target.gpus_per_node} per node × {target.nodes} node"
                 f"{'s' if target.nodes != 1 else ''})",
-                f"set target.nodes: {_nodes_needed(r)}, or lower tp / pp to fit {total_gpus(r)} GPUs")
+                f"set target.nodes: {_nodes_needed(d)}, or lower tp / pp to fit {total_gpus(d)} GPUs")
 
 
 @rule(
@@ -65,14 +64,15 @@ def world_size_exceeds_gpus(r: Resolved) -> Iterator[Issue]:
     good="parallelism: {tp: 8, pp: 2}\ntarget: {gpu: H100-SXM, gpus_per_node: 8, nodes: 2}\n",
     hint="use tp within a node and pp across nodes",
 )
-def tp_crosses_nodes(r: Resolved) -> Iterator[Issue]:
+def tp_crosses_nodes(d: Decided) -> Iterator[Finding]:
+    r = d.r
     par, per_node = r.spec.parallelism, r.spec.target.gpus_per_node
     # When the layout does not fit at all, L101 says so; this rule is about a layout that does.
-    if par.tp <= per_node or r.world_size > total_gpus(r):
+    if par.tp <= per_node or d.topology.world_size > total_gpus(d):
         return
     pp = par.pp * par.tp // per_node if par.tp % per_node == 0 else None
     fix = f"use tp: {per_node}, pp: {pp}" if pp else f"use a tp of at most {per_node} and raise pp"
-    yield Issue("parallelism.tp", f"tp ({par.tp}) is larger than gpus_per_node ({per_node}), so each "
+    yield draft("parallelism.tp", f"tp ({par.tp}) is larger than gpus_per_node ({per_node}), so each "
                 "tensor-parallel group spans nodes", f"{fix} (tp inside a node, pp across nodes)")
 
 
@@ -86,17 +86,18 @@ def tp_crosses_nodes(r: Resolved) -> Iterator[Issue]:
     good="parallelism: {tp: 8}\n",
     hint="use a power-of-two tp",
 )
-def tp_not_power_of_two(r: Resolved) -> Iterator[Issue]:
+def tp_not_power_of_two(d: Decided) -> Iterator[Finding]:
+    r = d.r
     tp = r.spec.parallelism.tp
     if not tp & (tp - 1):
         return
-    group = r.spec.quantization.group_size if r.format in GROUPWISE else None
+    group = r.spec.quantization.group_size if d.format.value in GROUPWISE else None
     limit = max(tp * 2, r.spec.target.gpus_per_node)
     # Only suggest powers of two that also split the model evenly, so the fix does not trip a D rule.
     even = [t for t in valid_tps(r.model, group, limit) if not t & (t - 1)]
     near = [t for t in even if t < tp][-1:] + [t for t in even if t > tp][:1]
     fix = f"use tp: {' or '.join(map(str, near))}" if near else "use a power-of-two tp that splits the model evenly"
-    yield Issue("parallelism.tp", f"tp ({tp}) is not a power of two", fix)
+    yield draft("parallelism.tp", f"tp ({tp}) is not a power of two", fix)
 
 
 @rule(
@@ -108,11 +109,12 @@ def tp_not_power_of_two(r: Resolved) -> Iterator[Issue]:
     good="parallelism: {tp: 8, pp: 3}\ntarget: {gpu: H100-SXM, nodes: 3}\n",
     hint="make tp × pp a multiple of target.nodes",
 )
-def ranks_uneven_over_nodes(r: Resolved) -> Iterator[Issue]:
+def ranks_uneven_over_nodes(d: Decided) -> Iterator[Finding]:
+    r = d.r
     nodes = r.spec.target.nodes
-    if nodes > 1 and r.world_size % nodes:
-        yield Issue("target.nodes", f"world size tp × pp = {r.world_size} does not divide over {nodes} nodes",
-                    f"use target.nodes: {_nodes_needed(r)}, or make tp × pp a multiple of {nodes}")
+    if nodes > 1 and d.topology.world_size % nodes:
+        yield draft("target.nodes", f"world size tp × pp = {d.topology.world_size} does not divide over {nodes} nodes",
+                    f"use target.nodes: {_nodes_needed(d)}, or make tp × pp a multiple of {nodes}")
 
 
 @rule(
@@ -124,13 +126,14 @@ def ranks_uneven_over_nodes(r: Resolved) -> Iterator[Issue]:
     good="target: {gpu: H100-SXM, nodes: 2}\nlaunch: {launcher: mpirun, hosts: [node-a, node-b]}\n",
     hint="list one host per node in launch.hosts, or use launch.launcher: slurm",
 )
-def hosts_do_not_match_nodes(r: Resolved) -> Iterator[Issue]:
+def hosts_do_not_match_nodes(d: Decided) -> Iterator[Finding]:
+    r = d.r
     hosts, nodes = r.spec.launch.hosts, r.spec.target.nodes
     if hosts is not None and len(hosts) != nodes:
-        yield Issue("launch.hosts", f"launch.hosts lists {len(hosts)} host{'s' if len(hosts) != 1 else ''} but "
+        yield draft("launch.hosts", f"launch.hosts lists {len(hosts)} host{'s' if len(hosts) != 1 else ''} but "
                     f"target.nodes is {nodes}", f"list exactly {nodes} host{'s' if nodes != 1 else ''}, one per node")
     elif hosts is None and nodes > 1 and r.spec.launch.launcher is Launcher.MPIRUN:
-        yield Issue("target.nodes", f"{nodes} nodes with launcher mpirun, but launch.hosts is not given",
+        yield draft("target.nodes", f"{nodes} nodes with launcher mpirun, but launch.hosts is not given",
                     f"list the {nodes} hosts in launch.hosts, or use launch.launcher: slurm")
 
 
@@ -144,18 +147,20 @@ def hosts_do_not_match_nodes(r: Resolved) -> Iterator[Issue]:
     good="parallelism: {pp: 2}\ntarget: {gpu: RTX-4090}\n",
     hint="prefer pp over tp on these GPUs, or GPUs with NVLink",
 )
-def tp_without_peer_access(r: Resolved) -> Iterator[Issue]:
-    tp = r.spec.parallelism.tp
+def tp_without_peer_access(d: Decided) -> Iterator[Finding]:
+    r = d.r
+    tp = d.topology.tp
     if tp == 1 or r.gpu.nvlink or r.gpu.p2p:
         return
-    old_line = r.release.line is ReleaseLine.V0_8
-    if old_line and r.spec.plugins.use_custom_all_reduce is AutoToggle.ENABLE:
-        yield Issue("plugins.use_custom_all_reduce", f"custom all-reduce needs GPU peer-to-peer access, which "
+    custom = d.settings.get("plugins.use_custom_all_reduce")
+    if custom is not None and custom.written and custom.value is True:
+        yield draft("plugins.use_custom_all_reduce", f"custom all-reduce needs GPU peer-to-peer access, which "
                     f"{label(r.gpu)} lacks ('peer access is not supported')",
                     "set plugins.use_custom_all_reduce: disable (or auto)", Severity.ERROR)
         return
-    planner = "; the planner passes --use_custom_all_reduce disable" if old_line else ""
-    yield Issue("parallelism.tp", f"tp ({tp}) on {label(r.gpu)}, which has neither NVLink nor peer-to-peer "
+    decided_off = custom is not None and custom.origin is Origin.DECIDED and custom.value is False
+    planner = "; the planner passes --use_custom_all_reduce disable" if decided_off else ""
+    yield draft("parallelism.tp", f"tp ({tp}) on {label(r.gpu)}, which has neither NVLink nor peer-to-peer "
                 f"access: every all-reduce goes through host memory{planner}",
                 f"use pp: {tp} instead of tp (one transfer per stage), or GPUs with NVLink or P2P")
 
@@ -169,12 +174,13 @@ def tp_without_peer_access(r: Resolved) -> Iterator[Issue]:
     good="parallelism: {tp: 8}\ntarget: {gpu: H100-SXM, gpus_per_node: 8}\n",
     hint="run more replicas on the idle GPUs, or raise tp",
 )
-def gpus_left_idle(r: Resolved) -> Iterator[Issue]:
+def gpus_left_idle(d: Decided) -> Iterator[Finding]:
+    r = d.r
     per_node = r.spec.target.gpus_per_node
     # gpus_per_node defaults to 8; only a node size the user wrote says GPUs really stand idle.
-    if r.spec.target.nodes != 1 or r.world_size >= per_node or not is_written(r, "target.gpus_per_node"):
+    if r.spec.target.nodes != 1 or d.topology.world_size >= per_node or not r.is_written("target.gpus_per_node"):
         return
-    idle = per_node - r.world_size
-    replicas = per_node // r.world_size
-    yield Issue("target.gpus_per_node", f"tp × pp = {r.world_size} uses {r.world_size} of the node's {per_node} "
+    idle = per_node - d.topology.world_size
+    replicas = per_node // d.topology.world_size
+    yield draft("target.gpus_per_node", f"tp × pp = {d.topology.world_size} uses {d.topology.world_size} of the node's {per_node} "
                 f"GPUs; {idle} stay idle", f"run up to {replicas} replicas on this node, or raise tp")

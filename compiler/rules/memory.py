@@ -1,30 +1,28 @@
 """M rules: does the engine fit the target GPUs, and does quantizing fit the build host?
 
-Serving numbers come from compiler.limits.serving_estimate (shared with the
-planner). Build-time needs follow which tool quantizes, decided here from the
-format and KV dtype alone (`quantization_path`) so that validation does not
-depend on the planner, a later stage. Checked against seed 000 (CodeFuse-34B:
-68 GB in fp16 needs three A10s; int4 GPTQ fits one) and seed 002.
+Serving numbers come from compiler.decide.estimate.serving_estimate (shared with the
+planner). Build-time needs follow the decided route: which tool loads the
+full-precision model, on the build GPUs or in host RAM. Checked against seed 000
+(CodeFuse-34B: 68 GB in fp16 needs three A10s; int4 GPTQ fits one) and seed 002.
 """
 
 from __future__ import annotations
 
-import enum
 import math
 from collections.abc import Iterator
 
 from compiler import catalog
 from compiler.catalog import GpuFacts
-from compiler.findings import Severity
+from compiler.findings import Finding, Severity
 from compiler.memory import GIB, GROUPWISE, WEIGHT_BITS, MemoryEstimate, full_precision_bytes, gib, kv_cache_per_gpu
-from compiler.limits import DTYPE_BYTES, effective_limits, serving_estimate
-from compiler.resolve import Resolved
-from compiler.rules import Issue, rule
-from compiler.rules.config import CHECKPOINT_FORMATS
+from compiler.decide.estimate import DTYPE_BYTES, serving_estimate
+from compiler.decide.model import Decided
+from compiler.rules import draft, rule
+from compiler.backends.tensorrt import CHECKPOINT_FORMATS
 from compiler.rules.divisibility import splits_evenly
-from compiler.rules.hardware import first_written, label, supported_formats
+from compiler.rules.hardware import label, supported_formats
 from compiler.rules.launch import total_gpus
-from compiler.spec import KvCacheDtype, QuantFormat
+from compiler.spec import QuantFormat
 
 # Below this share of usable memory left free, the fit is too tight to trust the estimate.
 MIN_HEADROOM = 0.10
@@ -36,37 +34,25 @@ HOST_MARGIN = 1.1
 MAX_BUILD_GPUS = 64
 
 
-class QuantPath(str, enum.Enum):
-    """Which tool quantizes, and so where the full-precision model must fit at build time."""
-
-    MODELOPT_GPU = "quantize.py (ModelOpt) calibrates with the full-precision model on the build GPUs"
-    CONVERT_GPU = "convert_checkpoint.py calibrates with the full-precision model on the build GPUs"
-    GPTQ_HOST = "GPTQModel holds the full-precision model in host RAM, one layer at a time on a GPU"
-    CONVERT_HOST = "convert_checkpoint.py loads the Hugging Face model in host RAM"
-
-
-# Formats ModelOpt's quantize.py produces (reference §2, the 0.16 / 1.x path column).
-MODELOPT_FORMATS = frozenset({QuantFormat.INT4_AWQ, QuantFormat.FP8, QuantFormat.W4A8_AWQ, QuantFormat.NVFP4})
+# Who loads the full-precision model at build time, and where, by the route's tool.
+LOADERS = {
+    "quantize.py": "quantize.py (ModelOpt) calibrates with the full-precision model on the build GPUs",
+    "convert_checkpoint.py": "convert_checkpoint.py",
+    "gptqmodel": "GPTQModel holds the full-precision model in host RAM, one layer at a time on a GPU",
+}
 
 
-def quantization_path(r: Resolved) -> QuantPath:
-    """The quantizing tool for this spec, from the format and KV dtype only.
-
-    int4_awq, fp8, w4a8_awq, nvfp4 or an fp8 KV cache: quantize.py on GPU. int8_sq or an
-    int8 KV cache: convert_checkpoint calibrating on GPU (it loads the model without
-    --load_by_shard, reference §1.3). int4_gptq without a checkpoint: GPTQModel. The rest,
-    and a pre-quantized checkpoint: convert_checkpoint on the host.
-    """
-    fmt, kv = r.format, r.kv_cache
-    if r.checkpoint_dir is not None and fmt in CHECKPOINT_FORMATS:
-        return QuantPath.CONVERT_GPU if kv in (KvCacheDtype.INT8, KvCacheDtype.FP8) else QuantPath.CONVERT_HOST
-    if fmt in MODELOPT_FORMATS or kv is KvCacheDtype.FP8:
-        return QuantPath.MODELOPT_GPU
-    if fmt is QuantFormat.INT8_SQ or kv is KvCacheDtype.INT8:
-        return QuantPath.CONVERT_GPU
-    if fmt is QuantFormat.INT4_GPTQ:
-        return QuantPath.GPTQ_HOST
-    return QuantPath.CONVERT_HOST
+def build_load(d: Decided) -> str:
+    """What loads the full-precision model at build time, in words, from the decided route."""
+    route = d.route
+    if route.full_model_on == "gpu":
+        tool = route.calibrator or route.quantizer or "the quantizer"
+        if tool == "quantize.py":
+            return LOADERS[tool]
+        return f"{tool} calibrates with the full-precision model on the build GPUs"
+    if route.quantizer == "gptqmodel":
+        return LOADERS["gptqmodel"]
+    return "convert_checkpoint.py loads the Hugging Face model in host RAM"
 
 
 def _breakdown(est: MemoryEstimate) -> str:
@@ -74,39 +60,42 @@ def _breakdown(est: MemoryEstimate) -> str:
             f"{gib(est.activation_bytes)} = {gib(est.total_bytes)} per GPU")
 
 
-def _smallest_fitting_tp(r: Resolved) -> tuple[int, MemoryEstimate] | None:
+def _smallest_fitting_tp(d: Decided) -> tuple[int, MemoryEstimate] | None:
     """The smallest larger tp that splits the model evenly, fits the target's GPUs and fits memory."""
+    r = d.r
     par = r.spec.parallelism
-    group = r.spec.quantization.group_size if r.format in GROUPWISE else None
+    group = r.spec.quantization.group_size if d.format.value in GROUPWISE else None
     # No tp above the head count splits the heads: stop there rather than at up to 64 x 4096 GPUs.
-    for tp in range(par.tp + 1, min(total_gpus(r) // par.pp, r.model.num_attention_heads) + 1):
+    for tp in range(par.tp + 1, min(total_gpus(d) // par.pp, r.model.num_attention_heads) + 1):
         if splits_evenly(r.model, tp, group):
-            est = serving_estimate(r, tp=tp)
+            est = serving_estimate(d, tp=tp)
             if est.fits:
                 return tp, est
     return None
 
 
-def _lightest_fitting_format(r: Resolved) -> tuple[QuantFormat, MemoryEstimate] | None:
+def _lightest_fitting_format(d: Decided) -> tuple[QuantFormat, MemoryEstimate] | None:
     """The format with the most weight bits (least accuracy lost) that fits at the current tp."""
+    r = d.r
     tp, group = r.spec.parallelism.tp, r.spec.quantization.group_size
     names = set(supported_formats(r.gpu.sm, r.release.line))
-    candidates = [f for f in WEIGHT_BITS if f.value in names and WEIGHT_BITS[f] < WEIGHT_BITS[r.format]]
+    candidates = [f for f in WEIGHT_BITS if f.value in names and WEIGHT_BITS[f] < WEIGHT_BITS[d.format.value]]
     for fmt in sorted(candidates, key=lambda f: -WEIGHT_BITS[f]):
         if fmt in GROUPWISE and not splits_evenly(r.model, tp, group):
             continue
-        est = serving_estimate(r, fmt=fmt)
+        est = serving_estimate(d, fmt=fmt)
         if est.fits:
             return fmt, est
     return None
 
 
-def _fit_hint(r: Resolved) -> str:
+def _fit_hint(d: Decided) -> str:
+    r = d.r
     fixes = []
-    by_tp = _smallest_fitting_tp(r)
+    by_tp = _smallest_fitting_tp(d)
     if by_tp:
         fixes.append(f"use tp: {by_tp[0]} ({gib(by_tp[1].total_bytes)} per GPU)")
-    by_format = _lightest_fitting_format(r)
+    by_format = _lightest_fitting_format(d)
     if by_format:
         fixes.append(f"use quantization.format: {by_format[0].value} at tp {r.spec.parallelism.tp} "
                      f"({gib(by_format[1].total_bytes)} per GPU)")
@@ -126,12 +115,13 @@ def _fit_hint(r: Resolved) -> str:
     "limits: {max_batch_size: 1, max_input_len: 2048, max_output_len: 1024}\ntarget: {gpu: A10}\n",
     hint="raise tp, quantize further, or use GPUs with more memory",
 )
-def serving_memory_exceeded(r: Resolved) -> Iterator[Issue]:
-    est = serving_estimate(r)
+def serving_memory_exceeded(d: Decided) -> Iterator[Finding]:
+    r = d.r
+    est = serving_estimate(d)
     if est.fits:
         return
-    yield Issue("target.gpu", f"does not fit {label(r.gpu)}: {_breakdown(est)}, but {gib(est.usable_bytes)} is "
-                f"usable of {r.gpu.memory_gib:g} GiB", _fit_hint(r))
+    yield draft("target.gpu", f"does not fit {label(r.gpu)}: {_breakdown(est)}, but {gib(est.usable_bytes)} is "
+                f"usable of {r.gpu.memory_gib:g} GiB", _fit_hint(d))
 
 
 @rule(
@@ -145,28 +135,31 @@ def serving_memory_exceeded(r: Resolved) -> Iterator[Issue]:
     "limits: {max_batch_size: 2, max_input_len: 2048, max_output_len: 1024}\ntarget: {gpu: A10}\n",
     hint="lower max_batch_size or the lengths, or raise tp",
 )
-def serving_memory_tight(r: Resolved) -> Iterator[Issue]:
-    est = serving_estimate(r)
+def serving_memory_tight(d: Decided) -> Iterator[Finding]:
+    r = d.r
+    est = serving_estimate(d)
     spare = est.usable_bytes - est.total_bytes
     if not est.fits or spare >= MIN_HEADROOM * est.usable_bytes:
         return
-    yield Issue("target.gpu", f"{_breakdown(est)} leaves {gib(spare)} of {gib(est.usable_bytes)} usable on "
+    yield draft("target.gpu", f"{_breakdown(est)} leaves {gib(spare)} of {gib(est.usable_bytes)} usable on "
                 f"{label(r.gpu)} ({spare / est.usable_bytes:.0%} headroom)", "")
 
 
-def _same_sm_gpus(r: Resolved) -> list[GpuFacts]:
+def _same_sm_gpus(d: Decided) -> list[GpuFacts]:
     """Catalog GPUs of the target's compute capability (so H109 stays quiet), smallest memory first."""
+    r = d.r
     same = [g for g in catalog.gpus().values() if g.sm == r.gpu.sm]
     return sorted(same, key=lambda g: g.memory_bytes)
 
 
-def _build_gpu_hint(r: Resolved, need: int) -> str:
+def _build_gpu_hint(d: Decided, need: int) -> str:
+    r = d.r
     count = math.ceil(need / r.build_gpu.memory_bytes)
     fixes = [f"set build.gpus: {count} ({r.build_gpu.id})"] if count <= MAX_BUILD_GPUS else []
-    bigger = [g for g in _same_sm_gpus(r) if g.memory_bytes * r.build_gpus >= need]
+    bigger = [g for g in _same_sm_gpus(d) if g.memory_bytes * r.build_gpus >= need]
     if bigger:
         fixes.append(f"build.gpu: {bigger[0].id}")
-    if r.format in CHECKPOINT_FORMATS:
+    if d.format.value in CHECKPOINT_FORMATS:
         fixes.append("start from a pre-quantized quantization.checkpoint")
     return ", or ".join(fixes) if fixes else "use a build host with more GPU memory"
 
@@ -183,17 +176,17 @@ def _build_gpu_hint(r: Resolved, need: int) -> str:
     "target: {gpu: L40S}\nbuild: {gpus: 4}\n",
     hint="use a bigger build host (build.gpu / build.gpus), or a pre-quantized quantization.checkpoint",
 )
-def build_gpu_memory_exceeded(r: Resolved) -> Iterator[Issue]:
-    path = quantization_path(r)
-    if path not in (QuantPath.MODELOPT_GPU, QuantPath.CONVERT_GPU):
+def build_gpu_memory_exceeded(d: Decided) -> Iterator[Finding]:
+    r = d.r
+    if d.route.full_model_on != "gpu":
         return
     need = int(full_precision_bytes(r.model, DTYPE_BYTES[r.spec.model.dtype]) * CALIBRATION_MARGIN)
     have = r.build_gpu.memory_bytes * r.build_gpus
     if have >= need:
         return
-    yield Issue(first_written(r, "build.gpus", "build.gpu", "build", "target.gpu"),
-                f"{path.value}: that needs {gib(need)} of GPU memory, but the build host has {r.build_gpus} × "
-                f"{label(r.build_gpu)} = {gib(have)}", _build_gpu_hint(r, need))
+    yield draft(r.first_written("build.gpus", "build.gpu", "build", "target.gpu"),
+                f"{build_load(d)}: that needs {gib(need)} of GPU memory, but the build host has {r.build_gpus} × "
+                f"{label(r.build_gpu)} = {gib(have)}", _build_gpu_hint(d, need))
 
 
 @rule(
@@ -207,15 +200,15 @@ def build_gpu_memory_exceeded(r: Resolved) -> Iterator[Issue]:
     good="model: {name: llama-2-70b}\nquantization: {format: int8_wo}\nbuild: {host_memory_gib: 256}\n",
     hint="use a build host with more RAM and set build.host_memory_gib to it",
 )
-def build_host_memory_exceeded(r: Resolved) -> Iterator[Issue]:
+def build_host_memory_exceeded(d: Decided) -> Iterator[Finding]:
+    r = d.r
     host = r.spec.build.host_memory_gib
-    path = quantization_path(r)
-    if host is None or path not in (QuantPath.CONVERT_HOST, QuantPath.GPTQ_HOST):
+    if host is None or d.route.full_model_on != "host":
         return
     need = int(full_precision_bytes(r.model, DTYPE_BYTES[r.spec.model.dtype]) * HOST_MARGIN)
     if host * GIB >= need:
         return
-    yield Issue("build.host_memory_gib", f"{path.value}: that needs about {gib(need)}, but build.host_memory_gib "
+    yield draft("build.host_memory_gib", f"{build_load(d)}: that needs about {gib(need)}, but build.host_memory_gib "
                 f"is {host:g}", f"use a build host with at least {math.ceil(need / GIB)} GiB of RAM")
 
 
@@ -231,13 +224,14 @@ def build_host_memory_exceeded(r: Resolved) -> Iterator[Issue]:
     "target: {gpu: L4}\n",
     hint="lower max_input_len / max_output_len, use a quantized KV cache, or raise tp",
 )
-def kv_cache_below_one_sequence(r: Resolved) -> Iterator[Issue]:
-    est, limits, par = serving_estimate(r), effective_limits(r), r.spec.parallelism
+def kv_cache_below_one_sequence(d: Decided) -> Iterator[Finding]:
+    r = d.r
+    est, limits, t = serving_estimate(d), d.limits, d.topology
     free = est.usable_bytes - est.weights_bytes - est.activation_bytes
-    one = kv_cache_per_gpu(r.model, r.kv_cache, par.tp, par.pp, limits.max_beam_width, limits.max_seq_len)
+    one = kv_cache_per_gpu(r.model, d.kv_cache.value, t.tp, t.pp, limits.max_beam_width, limits.max_seq_len)
     # When weights and buffers alone do not fit, M101 is the whole story.
     if free < 0 or free >= one:
         return
-    yield Issue(first_written(r, "limits.max_input_len", "limits.max_output_len", "limits"),
+    yield draft(r.first_written("limits.max_input_len", "limits.max_output_len", "limits"),
                 f"{gib(free)} per GPU is left for the KV cache on {label(r.gpu)}, but one sequence of "
                 f"{limits.max_seq_len} tokens needs {gib(one)}", "")

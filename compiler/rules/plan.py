@@ -1,8 +1,8 @@
-"""P rules: can the release line's tools express what the spec asks for?
+"""P rules: can the release's tools express what the spec asks for?
 
-The decisions themselves (which route, which flag in which release) live in
-compiler/plan/ and are shared with the planner, so a spec these rules pass is one
-the planner can plan. Facts from reference/trtllm.md §1.2-§1.4, §2, §5 and §7.
+What cannot be expressed is decided once (compiler.decide: the backend's and the
+launcher's gaps); these rules report those gaps, and the planner refuses to plan
+while one is left, so a spec these rules pass is one the planner can plan.
 Topology (world size, nodes, hosts) is the L rules'; nvfp4 per release is H104.
 """
 
@@ -10,16 +10,14 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from compiler.findings import Severity
-from compiler.plan.launch import unplain_values
-from compiler.plan.layout import VERIFIED_FAMILY, family_folder
-from compiler.plan.quant import combination_gaps, family_unverified, line_gaps
-from compiler.resolve import Resolved
-from compiler.rules import Issue, rule
+from compiler.backends.tensorrt import VERIFIED_FAMILY
+from compiler.decide.model import Decided, RouteKind
+from compiler.findings import Finding, Severity
+from compiler.rules import draft, rule
 
 
 @rule(
-    "P101", "release-line-lacks-flag", Severity.ERROR,
+    "P101", "release-lacks-flag", Severity.ERROR,
     "The spec needs a flag or tool that the chosen TensorRT-LLM release does not have.",
     why="Flags come and go between releases (reference §1, §7): quantize.py takes --calib_dataset only from "
     "0.10 and convert_checkpoint.py from 0.12 (before, both calibrate on cnn_dailymail whatever the spec says); "
@@ -31,9 +29,8 @@ from compiler.rules import Issue, rule
     "target: {gpu: H100-SXM, tensorrt_llm: '0.10.0'}\n",
     hint="use a release that has the flag (the message names it), or drop the setting",
 )
-def release_line_lacks_flag(r: Resolved) -> Iterator[Issue]:
-    for gap in line_gaps(r):
-        yield Issue(gap.key, gap.message, gap.hint)
+def release_lacks_flag(d: Decided) -> Iterator[Finding]:
+    yield from gaps_of(d, "P101")
 
 
 @rule(
@@ -46,26 +43,32 @@ def release_line_lacks_flag(r: Resolved) -> Iterator[Issue]:
     good="model: {name: llama-2-7b}\nquantization: {format: int8_wo}\ntarget: {gpu: A100-SXM-80GB}\n",
     hint="check the generated convert step against the family's convert_checkpoint.py --help before building",
 )
-def convert_flags_unverified_for_family(r: Resolved) -> Iterator[Issue]:
-    if family_unverified(r):
-        folder = family_folder(r.model.family, r.release)
-        yield Issue("model", f"examples/{folder}/convert_checkpoint.py gets {VERIFIED_FAMILY}'s flags; they are "
+def convert_flags_unverified_for_family(d: Decided) -> Iterator[Finding]:
+    family = d.r.model.family
+    converts = d.route.kind in (RouteKind.CONVERT, RouteKind.GPTQ, RouteKind.CHECKPOINT)
+    if converts and family != VERIFIED_FAMILY:
+        yield draft("model", f"the {family} convert_checkpoint.py gets {VERIFIED_FAMILY}'s flags; they are "
                     f"verified for {VERIFIED_FAMILY} only", "")
 
 
+def gaps_of(d: Decided, code: str) -> Iterator[Finding]:
+    """The decided gaps this rule reports: what the backend's or launcher's tools cannot express."""
+    return (gap for gap in d.gaps if gap.code == code)
+
+
 @rule(
-    "P103", "kv-quantization-with-gptq", Severity.ERROR,
-    "int4_gptq with a quantized (int8 or fp8) KV cache, which no release's tools plan.",
-    why="int4_gptq weights reach TensorRT-LLM through convert_checkpoint.py's GPTQ flags, which read the GPTQ "
-    "safetensors but do not calibrate KV-cache scales; quantize.py, which calibrates KV caches, cannot read a GPTQ "
-    "checkpoint (reference §1.2, §1.3, §2).",
+    "P103", "kv-quantization-without-calibrator", Severity.ERROR,
+    "A quantized (int8 or fp8) KV cache on a route where no tool calibrates it (GPTQ, or a given checkpoint).",
+    why="int4_gptq weights, and a given GPTQ or AutoAWQ checkpoint, reach TensorRT-LLM through "
+    "convert_checkpoint.py, which reads them without calibrating KV-cache scales; quantize.py, which calibrates "
+    "KV caches, cannot read a GPTQ checkpoint (quantize.py, convert_checkpoint.py @ 5955b8af and later). A plan "
+    "would either quantize no KV cache while counting 1-byte KV in memory, or fail in convert.",
     bad="quantization: {format: int4_gptq, kv_cache: fp8, calibration: {}}\n",
     good="quantization: {format: int4_awq, kv_cache: fp8, calibration: {}}\n",
     hint="keep the KV cache in the model dtype with int4_gptq, or use int4_awq",
 )
-def kv_quantization_with_gptq(r: Resolved) -> Iterator[Issue]:
-    for gap in combination_gaps(r):
-        yield Issue(gap.key, gap.message, gap.hint)
+def kv_quantization_without_calibrator(d: Decided) -> Iterator[Finding]:
+    yield from gaps_of(d, "P103")
 
 
 @rule(
@@ -77,6 +80,5 @@ def kv_quantization_with_gptq(r: Resolved) -> Iterator[Issue]:
     good="launch:\n  launcher: slurm\n  slurm: {partition: gpu}\n",
     hint="use the name as the cluster shows it (letters, digits and . _ - : @ + , = /)",
 )
-def launch_value_not_plain(r: Resolved) -> Iterator[Issue]:
-    for gap in unplain_values(r):
-        yield Issue(gap.key, gap.message, gap.hint)
+def launch_value_not_plain(d: Decided) -> Iterator[Finding]:
+    yield from gaps_of(d, "P104")

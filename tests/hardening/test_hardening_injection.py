@@ -102,7 +102,7 @@ def make_case(world: dict[str, Any], leaf: Leaf, kind: str, value: str) -> Case:
     if report.errors:
         return Case(leaf, kind, value, spec, None)
     assert report.resolved is not None
-    return Case(leaf, kind, value, spec, make_plan(report.resolved, report.findings))
+    return Case(leaf, kind, value, spec, make_plan(report.decided, report.findings))
 
 
 def untouched(world: dict[str, Any]) -> None:
@@ -195,7 +195,7 @@ def _matches(expected: list[str], got: list[str]) -> bool:
 def _steps_got_their_argv(case: Case, host: Host, out: Path) -> None:
     assert case.plan is not None
     calls = [json.loads(line) for line in host.calls.read_text(encoding="utf-8").splitlines()]
-    assert [c["tool"] for c in calls] == [s.tool.value for s in case.plan.steps]
+    assert [c["tool"] for c in calls] == [s.tool for s in case.plan.steps]
     values = {**{k: v for k, v in case.plan.variables.items() if v is not None}, STEP_OUT: STEP_OUT_SENTINEL,
               BUILD_DIR: str(out)}
     for step, call in zip(case.plan.steps, calls):

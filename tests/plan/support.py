@@ -13,7 +13,7 @@ import yaml
 import reference_flags
 from compiler.load import deep_merge
 from compiler.pipeline import SpecReport, check_spec
-from compiler.plan.model import Arg, Plan, Step, Tool, Var
+from compiler.plan.model import Arg, Plan, Step, Var
 from compiler.plan.planner import make_plan
 from compiler.render import _render
 
@@ -21,7 +21,7 @@ ROOT = Path(__file__).resolve().parents[2]
 SPECS = ROOT / "specs"
 DATA = ROOT / "tests" / "data" / "plan"
 RELEASES = ("0.8.0", "0.9.0", "0.10.0", "0.16.0", "1.2.0")
-REFERENCE_TOOL = {Tool.BUILD: "trtllm-build", Tool.QUANTIZE: "quantize.py", Tool.CONVERT: "convert_checkpoint.py"}
+REFERENCE_TOOL = {"trtllm-build": "trtllm-build", "quantize.py": "quantize.py", "convert_checkpoint.py": "convert_checkpoint.py"}
 
 BASE: dict[str, Any] = {
     "name": "llama-test",
@@ -52,7 +52,7 @@ def plan_file(path: Path) -> Plan:
     """The plan of a spec that must check without errors."""
     report = check_spec(path)
     assert report.resolved is not None and not report.errors, [f"{f.code} {f.message}" for f in report.findings]
-    return make_plan(report.resolved, report.findings)
+    return make_plan(report.decided, report.findings)
 
 
 def plan_spec(folder: Path, *overrides: Mapping[str, Any], name: str = "spec.yaml") -> Plan:
@@ -93,7 +93,7 @@ def gptq_script() -> ModuleType:
 def step_problems(step: Step, version: str) -> list[str]:
     """Problems of a step's argv against the reference table of its tool for this release."""
     args = tool_args(step.argv)
-    if step.tool is Tool.GPTQ:
+    if step.tool == "gptqmodel":
         try:
             gptq_script().parse_args(args)
         except SystemExit as exc:

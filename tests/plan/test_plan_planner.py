@@ -80,7 +80,8 @@ def test_plugin_dtype_auto_becomes_the_model_dtype_on_0_8(tmp_path: Path) -> Non
     plan = plan_spec(tmp_path, {"model": {"dtype": "bfloat16"}, "target": {"tensorrt_llm": "0.9.0"}})
     build = plan.step("build").argv
     assert flag_value(build, "--gpt_attention_plugin") == flag_value(build, "--gemm_plugin") == "bfloat16"
-    assert "no plugin dtype 'auto'" in decision(plan, "plugins.dtype")
+    assert "no plugin dtype 'auto'" in decision(plan, "plugins.gemm")
+    assert "no plugin dtype 'auto'" in decision(plan, "plugins.gpt_attention")
 
 
 @pytest.mark.parametrize(("fmt", "gpu", "disabled"), [("int4_awq", "H100-SXM", True), ("fp8", "H100-SXM", False),
@@ -136,7 +137,7 @@ def test_serve_on_1x(tmp_path: Path) -> None:
 def test_kubernetes_writes_only_the_rank_wrapper(tmp_path: Path) -> None:
     plan = plan_spec(tmp_path, LAUNCHERS["kubernetes"])
     assert plan.launch.argv == () and plan.launch.script is None
-    assert "out of scope" in decision(plan, "launch.kubernetes")
+    assert "no manifest" in decision(plan, "launch.kubernetes")
 
 
 def test_a_separate_tokenizer_is_used_by_the_launch(tmp_path: Path) -> None:

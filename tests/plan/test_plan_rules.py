@@ -18,7 +18,7 @@ from compiler.load import deep_merge
 from compiler.pipeline import check_spec
 from compiler.plan.planner import PlanError, make_plan
 from compiler.rules import load_rules
-from plan.support import DATA, write_spec
+from plan.support import write_spec
 
 P_RULES = sorted(code for code in load_rules() if code.startswith("P"))
 EXAMPLE_BASE: dict[str, Any] = {"model": {"name": "llama-2-7b"}, "target": {"gpu": "A100-SXM-80GB"}}
@@ -47,7 +47,7 @@ def test_the_planner_refuses_what_a_silenced_rule_reports(fixture: str, tmp_path
     report = check_spec(path)
     assert report.resolved is not None and not report.errors
     with pytest.raises(PlanError):
-        make_plan(report.resolved)
+        make_plan(report.decided)
     result = CliRunner().invoke(cli, ["plan", str(path)])
     assert result.exit_code == 1 and "cannot plan" in result.output
 

@@ -114,5 +114,5 @@ def test_hostile_launch_runs_with_argv_intact(compiled: tuple[Path, dict[str, tu
     values.setdefault(MODEL_DIR, "/models/from env")
     printed = run_script(folder / "launch" / "mpirun.sh", env)
     assert printed[0] == expand(plan.launch.argv, {**values, BUILD_DIR: str(folder)})[1:]
-    assert printed[1:] == ["0", *expand(plan.launch.rank_argv, values)[1:]]
+    assert printed[1:] == [None, *expand(plan.launch.rank_argv, values)[1:]]  # GPUs left as they were
     _untouched(tmp, Path(env["HOME"]))

@@ -92,7 +92,9 @@ def test_step_scripts_run_the_planned_argv(folders: dict[str, Path], case: str, 
         assert (tmp_path / "out").is_dir()
 
 
-def test_rank_wrapper_binds_the_local_rank_and_honours_the_probe(folders: dict[str, Path], tmp_path: Path) -> None:
+def test_rank_wrapper_leaves_gpus_to_the_runtime_and_honours_the_probe(folders: dict[str, Path],
+                                                                       tmp_path: Path) -> None:
+    # TensorRT-LLM selects device rank % gpus_per_node itself, so the devices stay as the scheduler set them.
     folder = folders["two-node-mpirun"]
     plan = plan_file(folder.parent / "specs" / "two-node-mpirun.yaml")
     bin_dir = fake_bin(tmp_path / "bin")
@@ -100,12 +102,12 @@ def test_rank_wrapper_binds_the_local_rank_and_honours_the_probe(folders: dict[s
     expected = expand(plan.launch.rank_argv, values)[1:]
     for variable, rank in (("OMPI_COMM_WORLD_LOCAL_RANK", "3"), ("SLURM_LOCALID", "2"), ("MPI_LOCALRANKID", "1")):
         env = clean_env(tmp_path, bin_dir, TRTDEPLOY_MODEL_DIR="/m", TRTDEPLOY_RANK_ENTRYPOINT=str(bin_dir / "probe"),
-                        **{variable: rank})
+                        CUDA_VISIBLE_DEVICES="0,1,2,3", **{variable: rank})
+        assert run_script(folder / "launch" / "rank.sh", env) == ["0,1,2,3", *expected]
+        env["TRTDEPLOY_BIND_GPU"] = "1"  # asked for: each rank sees its local GPU only
         assert run_script(folder / "launch" / "rank.sh", env) == [rank, *expected]
     env = clean_env(tmp_path, bin_dir, TRTDEPLOY_MODEL_DIR="/m", TRTDEPLOY_RANK_ENTRYPOINT=str(bin_dir / "probe"))
-    assert run_script(folder / "launch" / "rank.sh", env)[0] == "0"
-    env["TRTDEPLOY_BIND_GPU"], env["CUDA_VISIBLE_DEVICES"] = "0", "5,6"
-    assert run_script(folder / "launch" / "rank.sh", env)[0] == "5,6"
+    assert run_script(folder / "launch" / "rank.sh", env)[0] is None
 
 
 def test_mpirun_script_starts_one_rank_per_gpu(folders: dict[str, Path], tmp_path: Path) -> None:
@@ -121,7 +123,7 @@ def test_mpirun_script_starts_one_rank_per_gpu(folders: dict[str, Path], tmp_pat
     ranks = printed[1:]
     per_rank = len(plan.launch.rank_argv)  # the GPU line plus every argument after the program
     gpus = [ranks[i] for i in range(0, len(ranks), per_rank)]
-    assert gpus == [str(r) for r in range(8)]
+    assert gpus == [None] * 8  # every rank keeps the devices it was started with
     assert "secret" not in (folder / "launch" / "mpirun.sh").read_text(encoding="utf-8")
 
 

@@ -64,7 +64,7 @@ def test_text_view_lists_every_step_and_decision(tmp_path: Path) -> None:
     plan = plan_spec(tmp_path, {"quantization": {"format": "int4_awq", "calibration": {"samples": 512}}})
     out = render_text(plan)
     for step in plan.steps:
-        assert f"{step.script}  {step.tool.value}" in out
+        assert f"{step.script}  {step.tool}" in out
     for decision in plan.decisions:
         assert f"{decision.topic}: {decision.choice}" in out
     assert "--calib_size 32" in out and "caps AWQ calibration at 32" in out

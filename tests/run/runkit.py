@@ -29,7 +29,7 @@ from compiler.plan.model import (
     Plan,
     Step,
     StepInput,
-    Tool,
+    Impact,
     Var,
     fingerprint,
 )
@@ -115,12 +115,14 @@ def calls(host: Host) -> list[str]:
 # ---------------------------------------------------------------- plans
 
 
-def _step(step_id: str, tool: Tool, argv: tuple[Arg, ...], inputs: tuple[StepInput, ...], line: str,
+def _step(step_id: str, tool: str, argv: tuple[Arg, ...], inputs: tuple[StepInput, ...], line: str,
           depends: tuple[str, ...] = (), aspects: Mapping[str, object] | None = None) -> Step:
     argv_text = [str(a) for a in argv]
-    fp = fingerprint(step_id, tool.value, argv_text, [i.to_json() for i in inputs], VERSIONS[line])
+    fp = fingerprint(step_id, tool, argv_text, [i.to_json() for i in inputs], VERSIONS[line])
     named = {k: fingerprint(v) for k, v in (aspects or {"args": argv_text}).items()}
-    return Step(step_id, tool, argv, inputs, f"store/{step_id}-{fp[:16]}", depends, fp, named, f"{step_id} for the test")
+    impact = Impact.REBUILD if tool == "trtllm-build" else Impact.REQUANTIZE
+    return Step(step_id, tool, impact, argv, inputs, f"store/{step_id}-{fp[:16]}", depends, fp, named,
+                f"{step_id} for the test")
 
 
 def _build_step(knobs: Knobs, source: Step) -> Step:
@@ -132,7 +134,7 @@ def _build_step(knobs: Knobs, source: Step) -> Step:
     )
     inputs = (StepInput(InputKind.STEP, source.output, source.id),)
     aspects = {"build_args": [str(a) for a in argv[5:]], "checkpoint": source.output}
-    return _step("build", Tool.BUILD, argv, inputs, knobs.line, (source.id,), aspects)
+    return _step("build", "trtllm-build", argv, inputs, knobs.line, (source.id,), aspects)
 
 
 def _quantize_step(knobs: Knobs, host: Host) -> Step:
@@ -147,7 +149,7 @@ def _quantize_step(knobs: Knobs, host: Host) -> Step:
     if calib:
         inputs.append(StepInput(InputKind.CALIBRATION, str(host.calib)))
     aspects = {"quant_inputs": [str(a) for a in argv[4:-2]]}
-    return _step("quantize", Tool.QUANTIZE, argv, tuple(inputs), knobs.line, (), aspects)
+    return _step("quantize", "quantize.py", argv, tuple(inputs), knobs.line, (), aspects)
 
 
 def _convert_step(knobs: Knobs, host: Host) -> Step:
@@ -168,7 +170,7 @@ def _convert_step(knobs: Knobs, host: Host) -> Step:
         "--tp_size", str(knobs.tp), "--pp_size", "1", *quant, "--output_dir", Var(STEP_OUT),
     )
     inputs = (StepInput(InputKind.MODEL, Var(MODEL_DIR)), *extra)
-    return _step("convert", Tool.CONVERT, argv, inputs, knobs.line, (), {"quant_inputs": [str(a) for a in argv[4:-2]]})
+    return _step("convert", "convert_checkpoint.py", argv, inputs, knobs.line, (), {"quant_inputs": [str(a) for a in argv[4:-2]]})
 
 
 def _ckpt_flag(line: str) -> str:
@@ -186,7 +188,7 @@ def make_plan(knobs: Knobs, host: Host) -> Plan:
                 "world_size": knobs.tp, "examples_dir": "/app/tensorrt_llm/examples"}
     variables = {MODEL_DIR: str(host.model), EXAMPLES_DIR: "/app/tensorrt_llm/examples"}
     findings: tuple[Finding, ...] = ()
-    return Plan("tiny", "spec.yaml", VERSIONS[knobs.line], knobs.line, resolved, (first, build), launch, memory, (),
+    return Plan("tiny", "spec.yaml", "tensorrt", VERSIONS[knobs.line], knobs.line, resolved, (first, build), launch, memory, (),
                 findings, variables)
 
 

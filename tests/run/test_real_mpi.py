@@ -138,26 +138,31 @@ def expected_argv(out: Path, model: Path, examples: Path) -> list[str]:
     return words[1:]
 
 
-def check_ranks(records: list[dict[str, object]], out: Path, model: Path, examples: Path, local_size: int) -> None:
+def check_ranks(records: list[dict[str, object]], out: Path, model: Path, examples: Path, local_size: int,
+                bound: bool = False) -> None:
     assert len(records) == 4, records
     assert sorted(int(r["OMPI_COMM_WORLD_RANK"]) for r in records) == [0, 1, 2, 3]  # type: ignore[arg-type]
     argv = expected_argv(out, model, examples)
     assert argv[0] == f"{examples}/run.py" and "--engine_dir" in argv and INPUT_TEXT in argv
     for r in records:
         assert r["OMPI_COMM_WORLD_SIZE"] == "4" and r["OMPI_COMM_WORLD_LOCAL_SIZE"] == str(local_size), r
-        assert r["CUDA_VISIBLE_DEVICES"] == r["OMPI_COMM_WORLD_LOCAL_RANK"], r  # rank.sh binds the local GPU
+        # TensorRT-LLM picks device rank % gpus_per_node itself: rank.sh leaves the devices alone unless asked.
+        assert r["CUDA_VISIBLE_DEVICES"] == (r["OMPI_COMM_WORLD_LOCAL_RANK"] if bound else None), r
         assert r["argv"] == argv, r  # engine folder, tokenizer folder and the input text arrive intact
         assert r["cwd"] == str(out)  # rank.sh runs in the build folder, where the engine path is relative to
 
 
-def test_mpirun_script_starts_four_ranks_with_their_local_gpu(tmp_path: Path) -> None:
+def test_mpirun_script_starts_four_ranks_and_binds_gpus_only_when_asked(tmp_path: Path) -> None:
     out, model, examples = compile_spec(tmp_path)
     script = (out / "launch" / "mpirun.sh").read_text()
     assert "--oversubscribe" not in script and "--hostfile" not in script and "-n 4" in script
     records = launch(out, tmp_path, examples, PRTE_MCA_rmaps_default_mapping_policy=":oversubscribe")
     check_ranks(records, out, model, examples, local_size=4)
+    records = launch(out, tmp_path, examples, PRTE_MCA_rmaps_default_mapping_policy=":oversubscribe",
+                     TRTDEPLOY_BIND_GPU="1")
+    check_ranks(records, out, model, examples, local_size=4, bound=True)
     # Open MPI 5 numbers local ranks its own way when oversubscribed (rank 1 may be local rank 2), which is
-    # why rank.sh binds OMPI_COMM_WORLD_LOCAL_RANK and never computes rank % ranks_per_node.
+    # why a bound rank.sh uses OMPI_COMM_WORLD_LOCAL_RANK and never computes rank % ranks_per_node.
     assert sorted(int(r["OMPI_COMM_WORLD_LOCAL_RANK"]) for r in records) == [0, 1, 2, 3]  # type: ignore[arg-type]
 
 

@@ -1,4 +1,4 @@
-"""Direct tests: S100 (no fixture can be missing), the rules' helpers, and rules never raising."""
+"""decide: the route, calibration and release defaults decided once; S100; rules never raising."""
 
 from __future__ import annotations
 
@@ -12,12 +12,12 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from compiler.findings import Severity
+from compiler.decide.core import decide
+from compiler.decide.model import Decided, RouteKind
 from compiler.load import load_spec
 from compiler.pipeline import check_spec
 from compiler.resolve import Resolved, resolve
-from compiler.rules.config import multi_block_on, needs_calibration, paged_context_fmha_on
-from compiler.rules.hardware import first_written, supported_formats
-from compiler.rules.memory import QuantPath, quantization_path
+from compiler.rules.hardware import supported_formats
 from compiler.versions import ReleaseLine
 
 
@@ -27,58 +27,54 @@ def _resolved(write_spec: Callable[..., Path], text: str) -> Resolved:
     return resolution.resolved
 
 
+def _decided(write_spec: Callable[..., Path], text: str) -> Decided:
+    return decide(_resolved(write_spec, text))
+
+
 def test_missing_file_is_s100(tmp_path: Path) -> None:
     [finding] = check_spec(tmp_path / "missing.yaml").findings
     assert (finding.code, finding.severity) == ("S100", Severity.ERROR)
 
 
 @pytest.mark.parametrize(
-    ("quantization", "path"),
+    ("quantization", "kind", "calibrator", "kv_quantizer", "full_model_on"),
     [
-        ("{format: none}", QuantPath.CONVERT_HOST),
-        ("{format: int8_wo}", QuantPath.CONVERT_HOST),
-        ("{format: int4_wo, kv_cache: int8}", QuantPath.CONVERT_GPU),
-        ("{format: int8_sq}", QuantPath.CONVERT_GPU),
-        ("{format: int4_awq}", QuantPath.MODELOPT_GPU),
-        ("{format: fp8}", QuantPath.MODELOPT_GPU),
-        ("{format: none, kv_cache: fp8}", QuantPath.MODELOPT_GPU),
-        ("{format: int4_gptq}", QuantPath.GPTQ_HOST),
-        ("{format: int4_gptq, checkpoint: ./gptq}", QuantPath.CONVERT_HOST),
-        ("{format: int4_awq, checkpoint: ./awq}", QuantPath.CONVERT_HOST),
+        ("{format: none}", RouteKind.CONVERT, None, None, "host"),
+        ("{format: int8_wo}", RouteKind.CONVERT, None, None, "host"),
+        ("{format: int4_wo, kv_cache: int8}", RouteKind.CONVERT, "convert_checkpoint.py", "convert_checkpoint.py",
+         "gpu"),
+        ("{format: int8_sq}", RouteKind.CONVERT, "convert_checkpoint.py", None, "gpu"),
+        ("{format: int4_awq}", RouteKind.QUANTIZE, "quantize.py", None, "gpu"),
+        ("{format: fp8}", RouteKind.QUANTIZE, "quantize.py", None, "gpu"),
+        ("{format: none, kv_cache: fp8}", RouteKind.QUANTIZE, "quantize.py", "quantize.py", "gpu"),
+        ("{format: int4_gptq}", RouteKind.GPTQ, "gptqmodel", None, "host"),
+        ("{format: int4_gptq, checkpoint: ./gptq}", RouteKind.CHECKPOINT, None, None, "host"),
+        ("{format: int4_awq, checkpoint: ./awq}", RouteKind.CHECKPOINT, None, None, "host"),
+        ("{format: int4_awq, checkpoint: ./awq, kv_cache: fp8}", RouteKind.CHECKPOINT, None, None, "host"),
+        ("{format: fp8, checkpoint: ./ignored}", RouteKind.QUANTIZE, "quantize.py", None, "gpu"),
     ],
 )
-def test_quantization_path(write_spec: Callable[..., Path], quantization: str, path: QuantPath) -> None:
-    r = _resolved(write_spec, f"model: {{name: llama-2-7b}}\nquantization: {quantization}\ntarget: {{gpu: H100}}\n")
-    assert quantization_path(r) is path
-
-
-@pytest.mark.parametrize(
-    ("quantization", "needed"),
-    [
-        ("{format: int8_wo}", False),
-        ("{format: int8_wo, kv_cache: int8}", True),
-        ("{format: int4_gptq}", True),
-        ("{format: int4_gptq, checkpoint: ./gptq}", False),
-        ("{format: fp8, checkpoint: ./ignored}", True),
-    ],
-)
-def test_needs_calibration(write_spec: Callable[..., Path], quantization: str, needed: bool) -> None:
-    r = _resolved(write_spec, f"model: {{name: llama-2-7b}}\nquantization: {quantization}\ntarget: {{gpu: H100}}\n")
-    assert needs_calibration(r) is needed
+def test_the_route_is_decided_once(write_spec: Callable[..., Path], quantization: str, kind: RouteKind,
+                                   calibrator: str | None, kv_quantizer: str | None, full_model_on: str) -> None:
+    d = _decided(write_spec, f"model: {{name: llama-2-7b}}\nquantization: {quantization}\ntarget: {{gpu: H100}}\n")
+    assert (d.route.kind, d.route.calibrator, d.route.kv_quantizer, d.route.full_model_on) == \
+        (kind, calibrator, kv_quantizer, full_model_on)
+    assert (d.calibration is not None) is (calibrator is not None)
 
 
 @pytest.mark.parametrize(("release", "paged", "multi_block"),
                          [("0.8.0", False, False), ("0.12.0", False, False), ("0.16.0", False, True),
                           ("1.2.0", True, True)])
-def test_release_line_defaults(write_spec: Callable[..., Path], release: str, paged: bool, multi_block: bool) -> None:
-    r = _resolved(write_spec, f"model: {{name: llama-2-7b}}\ntarget: {{gpu: H100, tensorrt_llm: '{release}'}}\n")
-    assert (paged_context_fmha_on(r), multi_block_on(r)) == (paged, multi_block)
+def test_release_defaults_are_decided(write_spec: Callable[..., Path], release: str, paged: bool,
+                                      multi_block: bool) -> None:
+    d = _decided(write_spec, f"model: {{name: llama-2-7b}}\ntarget: {{gpu: H100, tensorrt_llm: '{release}'}}\n")
+    assert (d.on("plugins.use_paged_context_fmha"), d.on("plugins.multi_block_mode")) == (paged, multi_block)
 
 
 def test_first_written_prefers_written_keys(write_spec: Callable[..., Path]) -> None:
     r = _resolved(write_spec, "model: {name: llama-2-7b}\nlimits: {max_input_len: 100}\ntarget: {gpu: H100}\n")
-    assert first_written(r, "limits.max_num_tokens", "limits.max_input_len") == "limits.max_input_len"
-    assert first_written(r, "build.gpus", "build.gpu") == "build.gpus"
+    assert r.first_written("limits.max_num_tokens", "limits.max_input_len") == "limits.max_input_len"
+    assert r.first_written("build.gpus", "build.gpu") == "build.gpus"
 
 
 def test_supported_formats_follow_the_matrix() -> None:

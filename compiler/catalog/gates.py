@@ -64,6 +64,7 @@ GATES: dict[str, Gate] = {
     "gemm_plugin_fp8": Gate("trtllm-build --gemm_plugin fp8", _V0_12, None, "§1.1 plugin flags"),
     "build_multi_block_mode": Gate("trtllm-build --multi_block_mode", _OLDEST, _V0_12, "§1.1, §4"),
     "runtime_multi_block_mode": Gate("run.py --multi_block_mode", _V0_12, None, "§1.4"),
+    "runtime_multi_block_mode_default_on": Gate("multi_block_mode on by default at runtime", (0, 13), None, "§4"),
     "build_custom_all_reduce": Gate("trtllm-build --use_custom_all_reduce", _OLDEST, _V0_12, "§1.1, §4"),
     "paged_context_fmha_default_on": Gate("use_paged_context_fmha on by default", _V1, None, "§1.1, §7"),
     "fp8_context_fmha_default_on": Gate("use_fp8_context_fmha on by default", _V1, None, "§1.1, §3.5"),

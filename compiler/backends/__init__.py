@@ -1,0 +1,58 @@
+"""Backends: the execution paths of TensorRT-LLM, each one module implementing `BackendModule`.
+
+A backend decides what only it knows (the quantization route its tools take, the
+tool-facing settings, what its tools cannot express) and, at plan time, adds its
+steps and says what each rank runs. `compiler.decide` asks the registered backend;
+`compiler.plan` calls its `plan`. Registering a backend is one line in BACKENDS.
+
+| backend | module | path |
+|---|---|---|
+| tensorrt | compiler/backends/tensorrt.py | checkpoint (quantize.py / convert_checkpoint.py / GPTQModel) -> trtllm-build -> engine |
+"""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Protocol
+
+from compiler.decide.model import Backend, Limits, Route, Setting
+from compiler.findings import Finding
+from compiler.resolve import Resolved
+from compiler.spec import KvCacheDtype, QuantFormat
+
+if TYPE_CHECKING:  # plan-stage types: only the plan half of a backend uses them
+    from compiler.decide.model import Decided
+    from compiler.plan.steps import RankProgram, StepList
+
+
+class BackendModule(Protocol):
+    """What a backend module provides (module-level functions and a `BACKEND` constant)."""
+
+    BACKEND: Backend
+
+    def unsupported(self, r: Resolved, fmt: QuantFormat, kv: KvCacheDtype) -> str | None:
+        """Why this backend cannot serve the spec at its release (None: it can). Used by `backend: auto`."""
+
+    def route(self, r: Resolved, fmt: QuantFormat, kv: KvCacheDtype) -> Route:
+        """Which tools produce what is served, who calibrates, who quantizes the KV cache."""
+
+    def settings(self, r: Resolved, fmt: QuantFormat, kv: KvCacheDtype, route: Route,
+                 limits: Limits) -> Mapping[str, Setting[object]]:
+        """Every tool-facing setting, decided: plugins, runtime options, by spec key."""
+
+    def gaps(self, d: Decided) -> list[Finding]:
+        """Drafts (with their rule code) of what the spec asks for that this backend's tools cannot express."""
+
+    def plan(self, d: Decided, steps: StepList) -> RankProgram:
+        """Add the backend's steps; return what each rank runs to serve (or smoke-test) the result."""
+
+
+BACKENDS: dict[Backend, str] = {
+    Backend.TENSORRT: "compiler.backends.tensorrt",
+}
+
+
+def backend_module(backend: Backend) -> BackendModule:
+    module = importlib.import_module(BACKENDS[backend])
+    return module

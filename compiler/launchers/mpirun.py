@@ -1,0 +1,65 @@
+"""mpirun: one MPI rank per GPU, started from one host; a hostfile lists the nodes when there are several.
+
+`mpirun -n <tp x pp>` is what TensorRT-LLM's examples use (the runtime asserts that the
+MPI size equals tp x pp); across nodes, the hostfile form of the multi-node trtllm-serve
+guide (`mpirun -np 16 --hostfile <file> ...`). A program that spawns its own workers
+(the LLM API on one node) is started once, without mpirun.
+"""
+
+from __future__ import annotations
+
+from compiler.decide.model import Decided, Note
+from compiler.findings import Finding, draft
+from compiler.launchers.ranks import (
+    common_notes,
+    HOSTFILE_PATH,
+    RANK_SCRIPT,
+    make_launch,
+    passthrough,
+    rank_argv,
+    rank_script_argv,
+    topology_gaps,
+    unplain,
+)
+from compiler.plan.model import HOSTFILE, Arg, Launch, Var
+from compiler.plan.steps import RankProgram
+from compiler.spec import Launcher
+
+LAUNCHER = Launcher.MPIRUN
+SCRIPT = "launch/mpirun.sh"
+
+
+def gaps(d: Decided) -> list[Finding]:
+    """Host names that cannot go into a hostfile (P104), a host list that does not match the nodes (L105)."""
+    hosts = d.r.spec.launch.hosts or []
+    out = [f for i, host in enumerate(hosts) if (f := unplain(
+        f"launch.hosts.{i}", host, "host", "use the host's name or address")) is not None]
+    if hosts and len(hosts) != d.topology.nodes:
+        out.append(draft("launch.hosts", f"{len(hosts)} hosts for {d.topology.nodes} node(s)",
+                         "list one host per node", code="L105"))
+    return [*topology_gaps(d), *out]
+
+
+def uses_hostfile(d: Decided) -> bool:
+    return d.topology.nodes > 1 or bool(d.r.spec.launch.hosts)
+
+
+def notes(d: Decided) -> list[Note]:
+    notes = common_notes(d)
+    return notes
+
+
+def launch(d: Decided, program: RankProgram) -> Launch:
+    rank = rank_argv(d, program)
+    env = passthrough(d, rank)
+    argv: list[Arg] = ["mpirun", "-n", str(d.topology.world_size), "--allow-run-as-root"]
+    hosts = tuple(d.r.spec.launch.hosts or ())
+    if uses_hostfile(d):
+        argv += ["--hostfile", Var(HOSTFILE)]
+    for name in env:
+        argv += ["-x", name]
+    files = {RANK_SCRIPT: "rank", SCRIPT: "mpirun"}
+    if hosts:
+        files[HOSTFILE_PATH] = "hostfile"
+    return make_launch(d, program, argv=(*argv, *rank_script_argv()), files=files, rank=rank, hosts=hosts,
+                       script=SCRIPT, hostfile=HOSTFILE_PATH if hosts else None)
