@@ -356,6 +356,9 @@ def _fused_mlp(b: Argv, d: Decided) -> None:
         b.opt(BUILD_ARGS, "--use_fused_mlp", ENABLE[setting.value is True])
     elif setting.value is True:
         b.add(BUILD_ARGS, "--use_fused_mlp")  # a store_true switch before 0.12, off unless given
+    else:
+        b.note("plugins.use_fused_mlp", "not passed", f"trtllm-build of TensorRT-LLM {d.r.release.version} takes "
+               "--use_fused_mlp as a switch that is off unless given, so disable means leaving it out")
 
 
 # --- what each rank runs ---------------------------------------------------------------------
