@@ -377,7 +377,7 @@ def _level(tool: str, path: tuple[str, ...]) -> ToolFacts:
 
 
 def surface(tool: str, version: Version, subcommand: str | None = None) -> Surface:
-    """The flags `version` of `tool` accepts, or of its `subcommand` (a name or a path, "prepare-dataset token-norm-dist").
+    """The flags `version` of `tool` accepts, or of its `subcommand` (a name, or a path such as "a b").
 
     Raises:
         ToolFactsError: the tool has no such subcommand in any release.
