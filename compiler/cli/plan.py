@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING
 import click
 
 from compiler.cli.options import policy_options, split_codes
+from compiler.escape import visible
 
 if TYPE_CHECKING:
     from compiler.pipeline import SpecReport
@@ -39,15 +40,15 @@ class BuildFolderError(Exception):
 
 def _check_and_plan(spec: str, ignore: tuple[str, ...], error: tuple[str, ...]) -> tuple[SpecReport, Plan | None]:
     """The spec's findings, and its plan when there is no error."""
-    from compiler.pipeline import check_spec, missing_path_report
+    from compiler.pipeline import PathKind, check_spec, missing_path_report, path_kind
     from compiler.plan.planner import PlanError, make_plan
 
-    if not Path(spec).is_file():
+    if path_kind(spec) is PathKind.MISSING:
         return missing_path_report(spec), None
     report = check_spec(spec, split_codes(ignore), split_codes(error))
     if report.errors or report.resolved is None:
         if not report.errors:  # exit 1 must never come without a reason
-            click.echo(f"trtdeploy: {spec}: {NOTHING_TO_PLAN}", err=True)
+            click.echo(f"trtdeploy: {visible(spec)}: {NOTHING_TO_PLAN}", err=True)
             click.echo(f"  help: {NOTHING_TO_PLAN_HINT}", err=True)
         return report, None
     try:
@@ -55,8 +56,8 @@ def _check_and_plan(spec: str, ignore: tuple[str, ...], error: tuple[str, ...]) 
     except PlanError as exc:
         # Reached only when the rules that report these were silenced with --ignore / ignore:.
         for gap in exc.gaps:
-            click.echo(f"{spec}: cannot plan {gap.key}: {gap.message}", err=True)
-            click.echo(f"  help: {gap.hint}", err=True)
+            click.echo(f"{visible(spec)}: cannot plan {gap.key}: {visible(gap.message)}", err=True)
+            click.echo(f"  help: {visible(gap.hint)}", err=True)
         return report, None
 
 
@@ -109,10 +110,10 @@ def compile_(spec: str, out: str | None, ignore: tuple[str, ...], error: tuple[s
     try:
         write_build_folder(dest, render_build(planned))
     except BuildFolderError as exc:
-        click.echo(f"trtdeploy: cannot write {dest}: {exc}", err=True)
+        click.echo(f"trtdeploy: cannot write {visible(str(dest))}: {visible(str(exc))}", err=True)
         sys.exit(1)
     for finding in planned.findings:
-        click.echo(f"{finding.code} {finding.severity.value}: {finding.message}", err=True)
+        click.echo(f"{finding.code} {finding.severity.value}: {visible(finding.message)}", err=True)
     ranks = planned.launch.world_size
     click.echo(f"wrote {dest}: {len(planned.steps)} steps, launch {planned.launch.launcher} "
                f"({ranks} rank{'s' if ranks != 1 else ''}); run `trtdeploy build {dest}`")
@@ -126,8 +127,8 @@ def write_build_folder(dest: Path, files: Mapping[str, str]) -> None:
             `dest` is then as it was.
     """
     dest = Path(os.path.abspath(dest))
-    _check_replaceable(dest)
     try:
+        _check_replaceable(dest)
         dest.parent.mkdir(parents=True, exist_ok=True)
         staged = Path(tempfile.mkdtemp(prefix=f".{dest.name}.new-", dir=dest.parent))
     except OSError as exc:
