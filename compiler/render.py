@@ -166,7 +166,8 @@ def render_mpirun(plan: Plan) -> str:
 
 
 def _plain(value: str) -> str:
-    if any(c.isspace() or c in "'\"`$\\;#" for c in value):  # P104 refuses these before planning
+    """A value for a hostfile or an #SBATCH line; P104 refuses these before planning, this guards that."""
+    if value.startswith("-") or any(c.isspace() or c in "'\"`$\\;#" for c in value):
         raise ValueError(f"not a plain value for a hostfile or #SBATCH line: {value!r}")
     return value
 
@@ -175,7 +176,7 @@ def render_sbatch(plan: Plan) -> str:
     launch = plan.launch
     return _render(
         "launch/slurm.sbatch.j2",
-        sbatch=[f"{_plain(key)}={_plain(value)}" for key, value in launch.sbatch],
+        sbatch=[f"{key}={_plain(value)}" for key, value in launch.sbatch],  # the keys are the planner's options
         header=_header(f"trtdeploy launch of {plan.name}: {launch.world_size} ranks on {launch.nodes} node(s)",
                        f"fingerprint {launch.fingerprint}", GENERATED),
         command=command_lines(launch.argv, "exec "),

@@ -26,8 +26,9 @@ LAUNCH_SCRIPTS = {Launcher.MPIRUN: "launch/mpirun.sh", Launcher.SLURM: "launch/s
 RANK_ENTRYPOINT_ENV = "TRTDEPLOY_RANK_ENTRYPOINT"
 GPU_BINDING_ENV = "TRTDEPLOY_BIND_GPU"
 RANK_ENV_NAMES = frozenset({VARIABLE_ENV[MODEL_DIR], VARIABLE_ENV[EXAMPLES_DIR], RANK_ENTRYPOINT_ENV, GPU_BINDING_ENV})
-# Values written into a hostfile or an #SBATCH line, where quoting does not exist.
-PLAIN = re.compile(r"^[A-Za-z0-9_.:@+,=/-]+$")
+# Values written into a hostfile or an #SBATCH line, where quoting does not exist. No leading '-':
+# mpirun hands a hostfile's names to ssh, which would read `-lroot` or `-J...` as an option.
+PLAIN = re.compile(r"^[A-Za-z0-9_.:@+,=/][A-Za-z0-9_.:@+,=/-]*$")
 
 
 @dataclass(frozen=True)
@@ -59,15 +60,19 @@ def unplain_values(r: Resolved) -> list[Gap]:
     launch, gaps = r.spec.launch, []
     if launch.launcher is Launcher.MPIRUN:
         for i, host in enumerate(launch.hosts or ()):
-            if not PLAIN.match(host):
+            if host.startswith("-"):
+                gaps.append(Gap(f"launch.hosts.{i}", f"host {host!r} starts with '-'; ssh would read it as an "
+                                "option", "use the host's name or address"))
+            elif not PLAIN.match(host):
                 gaps.append(Gap(f"launch.hosts.{i}", f"host {host!r} is not a plain host name; it is written into "
                                 "launch/hostfile", "use the host's name or address"))
     if launch.launcher is Launcher.SLURM:
         for key in ("partition", "account"):
             value = getattr(launch.slurm, key)
             if value is not None and not PLAIN.match(value):
-                gaps.append(Gap(f"launch.slurm.{key}", f"slurm {key} {value!r} is not a plain name; it is "
-                                "written into an #SBATCH line", f"use the {key}'s name as sinfo/sacctmgr show it"))
+                gaps.append(Gap(f"launch.slurm.{key}", f"slurm {key} {value!r} is not a plain name (letters, digits "
+                                "and . _ : @ + , = / -, not first '-'); it is written into an #SBATCH line",
+                                f"use the {key}'s name as sinfo/sacctmgr show it"))
     return gaps
 
 
