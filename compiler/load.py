@@ -43,6 +43,7 @@ _YAML = "tag:yaml.org,2002:"
 PLAIN_SCALAR_TAGS = frozenset(_YAML + name for name in ("str", "int", "float", "bool", "null"))
 COLLECTION_TAGS = {yaml.MappingNode: _YAML + "map", yaml.SequenceNode: _YAML + "seq"}
 TIMESTAMP_TAG = _YAML + "timestamp"
+KEY_TAGS = PLAIN_SCALAR_TAGS | {TIMESTAMP_TAG}  # a key is read as its text, so `2024-01-01:` is merely unknown
 # YAML 1.1 reads `010` as octal 8 and `1:30` as base-60 90: a spec refuses both rather than guess.
 _LEADING_ZERO = re.compile(r"[-+]?0[0-9_]+")
 
@@ -141,7 +142,7 @@ class _NodeReader:
                 continue
             if not isinstance(key_node, yaml.ScalarNode):
                 raise _error("S101", "a mapping key must be a plain word", "use a plain key", self.loc(key_node), key)
-            if key_node.tag not in PLAIN_SCALAR_TAGS | {TIMESTAMP_TAG}:  # a key is read as its text
+            if key_node.tag not in KEY_TAGS:
                 raise self._tag_error(key_node, key)
             name = self._text(str(key_node.value), key_node, key)
             if name in result:

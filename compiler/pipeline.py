@@ -1,4 +1,5 @@
-"""The stages chained for one spec: load -> resolve -> validate, with the user's silencing policy.
+"""The stages chained for one spec: load -> resolve -> validate, with the user's silencing policy;
+and finding the specs under the paths a command is given.
 
 Commands call these; each returns typed results and never raises for bad input.
 """
@@ -62,6 +63,8 @@ def check_spec(path: str | os.PathLike[str], ignore: Iterable[str] = (), error: 
 
 
 class PathKind(enum.Enum):
+    """What a path names; UNREADABLE when even its kind cannot be known (no search permission above it)."""
+
     FILE = "file"
     FOLDER = "folder"
     MISSING = "missing"
@@ -89,7 +92,7 @@ class SpecSearch:
 
     files: tuple[str, ...]
     problems: tuple[SpecReport, ...]
-    unreadable: tuple[tuple[str, str], ...] = ()
+    unreadable: tuple[tuple[str, str], ...]
 
 
 def find_specs(paths: Iterable[str]) -> SpecSearch:

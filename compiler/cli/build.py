@@ -302,13 +302,12 @@ def _clean(target: str, output: str | None) -> None:
 @click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
 def status(build_dir: str, fmt: str) -> None:
     """Show each step of BUILD_DIR: done, stale (and why) or missing. Reads only; exits 0."""
+    from compiler.pipeline import PathKind, path_kind
     from compiler.run.digest import DigestCache
     from compiler.run.lock import STATE_DIR
     from compiler.run.plandoc import load_plan, path_vars
     from compiler.run.state import assess
     from compiler.run.store import Store
-
-    from compiler.pipeline import PathKind, path_kind
 
     with _user_errors():
         if path_kind(build_dir) is not PathKind.FOLDER:
