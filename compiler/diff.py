@@ -4,11 +4,17 @@ Owns comparing specs (two files, or every spec changed between a git revision an
 the working tree, following `extends`), classifying the impact from the plans'
 step fingerprints (requantize > rebuild > relaunch > none), memory per GPU before
 and after, and findings added and removed. Git is used through its own CLI.
+
+The revision's side is copied out of git into a temporary folder by object id. Its
+tree is untrusted (a commit can hold `..`, `.git` or empty path components, which
+git itself never checks out), so such a tree is refused before anything is written,
+and every file is created inside that folder, never through a link.
 """
 
 from __future__ import annotations
 
 import enum
+import os
 import subprocess
 import tempfile
 from collections.abc import Iterable, Iterator, Mapping
@@ -16,9 +22,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from compiler.escape import visible
 from compiler.findings import Finding, Severity
 from compiler.load import KeyPath, LoadedSpec, dotted
-from compiler.pipeline import SpecReport, check_spec, expand_paths
+from compiler.pipeline import SpecReport, check_spec, find_specs
 from compiler.plan.model import Impact, Plan
 
 IMPACT_COST = {
@@ -110,8 +117,9 @@ class Side:
     plan: Plan | None
 
 
-def _side(path: str) -> Side:
-    report = check_spec(path, plan=True)
+def _side(path: str, root: Path | None = None) -> Side:
+    """One spec's side; `root` is the folder it and its bases must lie in (its repository by default)."""
+    report = check_spec(path, root=root, plan=True)
     assert report.loaded is not None  # check_spec always loads
     return Side(report, report.loaded, report.plan)
 
@@ -120,7 +128,7 @@ def _flatten(data: Any, prefix: KeyPath = ()) -> Iterator[tuple[KeyPath, Any]]:
     if isinstance(data, Mapping) and data:
         for key, value in data.items():
             yield from _flatten(value, (*prefix, key))
-    else:
+    elif prefix:  # a spec that did not load has no keys, not one nameless key
         yield prefix, data
 
 
@@ -252,41 +260,114 @@ def diff_files(old_path: str, new_path: str) -> SpecDiff:
 
 
 class GitError(RuntimeError):
-    """git failed or is missing; the message says what to do."""
+    """git failed or is missing, or a tree (the revision's or the working tree) cannot be read; `hint` says what to do."""
+
+    def __init__(self, message: str,
+                 hint: str = "run inside a git repository and name a revision that exists (e.g. origin/main)") -> None:
+        super().__init__(message)
+        self.hint = hint
+
+
+UNREADABLE_TREE_HINT = "compare with another revision; this one's tree cannot be copied out safely"
 
 
 def _git(root: Path, *args: str) -> str:
+    """git's output; paths that are not UTF-8 come back as lone surrogates, as os.fsdecode gives them."""
     try:
-        done = subprocess.run(["git", *args], cwd=root, capture_output=True, text=True, check=False)
+        done = subprocess.run(["git", *args], cwd=root, capture_output=True, check=False)
     except FileNotFoundError:
         raise GitError("git is not installed") from None
     if done.returncode != 0:
-        raise GitError(done.stderr.strip() or f"git {' '.join(args)} failed")
-    return done.stdout
+        raise GitError(done.stderr.decode("utf-8", "replace").strip() or f"git {' '.join(args)} failed")
+    return done.stdout.decode("utf-8", "surrogateescape")
+
+
+SPEC_LIKE = (".yaml", ".yml", ".json")
+# Tree entries that are files: a link (120000) is not followed, a submodule (160000) is another repository.
+FILE_MODES = frozenset({"100644", "100755"})
+
+
+def _tree_files(root: Path, rev: str) -> dict[str, str]:
+    """The spec-like files of `rev`'s tree: path -> blob id.
+
+    Raises:
+        GitError: a path in the tree has an empty, `.`, `..` or `.git` component, or is there twice.
+    """
+    files = {}
+    for entry in filter(None, _git(root, "ls-tree", "-r", "-z", "--full-tree", rev).split("\0")):
+        meta, _, path = entry.partition("\t")
+        mode, kind, blob = meta.split(" ")
+        if kind != "blob" or mode not in FILE_MODES or not path.endswith(SPEC_LIKE):
+            continue
+        if any(part in ("", ".", "..") or part.lower() == ".git" for part in path.split("/")):
+            raise GitError(f"{rev} holds the path {visible(path)!r}, which leaves the repository; "
+                           "git itself refuses to check such a tree out", UNREADABLE_TREE_HINT)
+        if path in files:
+            raise GitError(f"{rev} holds {visible(path)!r} twice; git fsck reports such a tree as broken",
+                           UNREADABLE_TREE_HINT)
+        files[path] = blob
+    return files
 
 
 def _materialize(root: Path, rev: str, dest: Path) -> None:
-    """Write the spec-like files (YAML, JSON) of `rev` into `dest`, keeping their paths."""
-    listing = _git(root, "ls-tree", "-r", "-z", "--name-only", rev)
-    for name in filter(None, listing.split("\0")):
-        if not name.endswith((".yaml", ".yml", ".json")):
-            continue
-        blob = subprocess.run(["git", "show", f"{rev}:{name}"], cwd=root, capture_output=True, check=False)
-        if blob.returncode == 0:
-            target = dest / name
+    """Write the spec-like files (YAML, JSON) of `rev` into `dest`, keeping their paths.
+
+    Blobs are read by id through one `git cat-file --batch`; each file is created new inside
+    `dest` (O_EXCL, O_NOFOLLOW), so a tree naming one path twice cannot overwrite or escape.
+    """
+    files = _tree_files(root, rev)
+    contents = _blobs(root, list(files.values()))
+    for path, blob in files.items():
+        target = dest.joinpath(*path.split("/"))
+        try:
             target.parent.mkdir(parents=True, exist_ok=True)
-            target.write_bytes(blob.stdout)
+            handle = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o644)
+            with os.fdopen(handle, "wb") as out:
+                out.write(contents[blob])
+        except OSError as exc:
+            raise GitError(f"cannot copy {visible(path)!r} of {rev}: {exc.strerror or exc}", UNREADABLE_TREE_HINT) from None
+
+
+def _blobs(root: Path, ids: list[str]) -> dict[str, bytes]:
+    """The contents of the blobs `ids`, read in one `git cat-file --batch`."""
+    request = "".join(f"{blob}\n" for blob in dict.fromkeys(ids)).encode("ascii")
+    try:
+        done = subprocess.run(["git", "cat-file", "--batch"], cwd=root, input=request, capture_output=True, check=False)
+    except FileNotFoundError:
+        raise GitError("git is not installed") from None
+    if done.returncode != 0:
+        raise GitError(done.stderr.decode("utf-8", "replace").strip() or "git cat-file failed")
+    out, at, contents = done.stdout, 0, {}
+    for blob in dict.fromkeys(ids):
+        header_end = out.index(b"\n", at)
+        name, kind, size = out[at:header_end].decode("ascii").split(" ")
+        if name != blob or kind != "blob":
+            raise GitError(f"git cat-file gave {name} {kind} for blob {blob}")
+        start = header_end + 1
+        contents[blob] = out[start:start + int(size)]
+        at = start + int(size) + 1
+    return contents
 
 
 def _spec_files(base: Path, paths: Iterable[str]) -> dict[str, Path]:
-    """Spec files under `paths` (relative to the repository root), keyed by their repository path."""
+    """Spec files under `paths` (relative to the repository root), keyed by their repository path.
+
+    The key is the path as found, links not followed: a spec that is a link leaving the
+    repository is still compared, and its loader refuses it (S115).
+
+    Raises:
+        GitError: a folder under `paths` cannot be read; its specs would look removed.
+    """
     found: dict[str, Path] = {}
     for rel in paths:
-        target = base / rel
-        if not target.exists():
-            continue
-        for file in expand_paths([str(target)]):
-            found[str(Path(file).resolve().relative_to(base.resolve()))] = Path(file)
+        search = find_specs([str(base / rel)])  # a path missing on this side has no specs here
+        for folder, why in search.unreadable:
+            raise GitError(f"cannot read the folder {visible(folder)}: {why}",
+                           "diff reads every spec under the paths given; make the folder readable")
+        for file in search.files:
+            key = os.path.relpath(os.path.normpath(os.path.abspath(file)), os.path.abspath(base))
+            if not key.startswith(".." + os.sep) and key != "..":
+                found[key] = Path(file)
     return found
 
 
@@ -318,6 +399,9 @@ def _chain_files(side: Side, base: Path) -> set[str]:
 def diff_revision(root: Path, rev: str, paths: Iterable[str]) -> list[SpecDiff]:
     """Every spec under `paths` that differs between `rev` and the working tree (extends followed)."""
     paths = list(paths) or ["."]
+    if rev.startswith("-"):
+        raise GitError(f"{visible(rev)!r} is not a revision (it would be read as an option)",
+                       "name a branch, tag or commit, e.g. --base origin/main")
     top = Path(_git(root, "rev-parse", "--show-toplevel").strip())
     prefix = root.resolve().relative_to(top.resolve())
     rel_paths = [str(prefix / p) for p in paths]
@@ -337,11 +421,11 @@ def _compare_trees(old_root: Path, new_root: Path, old_files: dict[str, Path], n
     paired_old = set(renames.values())
     for rel, new_file in sorted(new_files.items()):
         old_rel = renames.get(rel, rel if rel in old_files else None)
-        new_side = _side(str(new_file))
+        new_side = _side(str(new_file), new_root)
         if old_rel is None:
             diffs.append(compare(None, new_side, rel, None, Status.ADDED))
             continue
-        old_side = _side(str(old_files[old_rel]))
+        old_side = _side(str(old_files[old_rel]), old_root)
         changed_chain = _changed_chain(old_root, new_root, new_side)
         if not changed_chain and old_rel == rel:
             continue
@@ -350,7 +434,7 @@ def _compare_trees(old_root: Path, new_root: Path, old_files: dict[str, Path], n
         diffs.append(compare(old_side, new_side, rel, old_rel, status, via))
     for rel, old_file in sorted(old_files.items()):
         if rel not in new_files and rel not in paired_old:
-            diffs.append(compare(_side(str(old_file)), None, rel, rel, Status.REMOVED))
+            diffs.append(compare(_side(str(old_file), old_root), None, rel, rel, Status.REMOVED))
     return diffs
 
 
@@ -360,6 +444,6 @@ def _changed_chain(old_root: Path, new_root: Path, side: Side) -> list[str]:
     for rel in _chain_files(side, new_root):
         before = old_root / rel
         after = new_root / rel
-        if not before.exists() or before.read_bytes() != after.read_bytes():
+        if not before.is_file() or before.read_bytes() != after.read_bytes():
             changed.append(rel)
     return changed

@@ -1,4 +1,9 @@
-"""Renderers for `trtdeploy diff`: terminal text, a Markdown pull-request comment, and JSON."""
+"""Renderers for `trtdeploy diff`: terminal text, a Markdown pull-request comment, and JSON.
+
+File names, keys, values and finding messages come from the pull request under review, so
+every one of them goes through compiler.escape: in text as one visible line, in the comment
+as escaped Markdown or HTML. A spec can neither add rows nor hide them, nor write HTML.
+"""
 
 from __future__ import annotations
 
@@ -7,6 +12,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from compiler.diff import IMPACT_COST, DefaultValue, MemorySide, SpecDiff
+from compiler.escape import html_text, markdown_code, markdown_text, visible
 from compiler.findings import Finding
 from compiler.memory import GIB
 
@@ -32,11 +38,12 @@ def _memory_text(before: MemorySide | None, after: MemorySide | None) -> str:
 
 
 def _value(value: Any) -> str:
+    """A key's value as one visible line."""
     if value is None:
         return "—"
     if isinstance(value, DefaultValue):
-        return f"{json.dumps(value.value, ensure_ascii=False)} (default)"
-    return json.dumps(value, ensure_ascii=False)
+        return f"{visible(json.dumps(value.value, ensure_ascii=False))} (default)"
+    return visible(json.dumps(value, ensure_ascii=False))
 
 
 def _json_value(value: Any) -> Any:
@@ -44,7 +51,7 @@ def _json_value(value: Any) -> Any:
 
 
 def _finding_line(f: Finding) -> str:
-    return f"{f.code} {f.severity.value}: {f.message}"
+    return f"{f.code} {f.severity.value}: {visible(f.message)}"
 
 
 def render_text(diffs: Sequence[SpecDiff], colour: bool = False) -> str:
@@ -56,15 +63,15 @@ def render_text(diffs: Sequence[SpecDiff], colour: bool = False) -> str:
     lines = []
     for d in diffs:
         base = ", base spec" if d.abstract else ""
-        was = f", was {d.old_path}" if d.old_path and d.old_path != d.path else ""
-        title = f"{d.path} ({d.status.value}{base}{was})"
+        was = f", was {visible(d.old_path)}" if d.old_path and d.old_path != d.path else ""
+        title = f"{visible(d.path)} ({d.status.value}{base}{was})"
         lines.append(paint(_BOLD, title))
         lines.append(f"  impact: {paint(_YELLOW, d.impact.value)}: {IMPACT_COST[d.impact]}")
         if d.via:
-            lines.append(f"  through extends: {', '.join(d.via)}")
+            lines.append(f"  through extends: {', '.join(visible(v) for v in d.via)}")
         for c in d.changes:
             where = f":{c.line}" if c.line else ""
-            lines.append(f"  {c.key}{where}: {_value(c.old)} → {_value(c.new)}")
+            lines.append(f"  {visible(c.key)}{where}: {_value(c.old)} → {_value(c.new)}")
         for s in d.steps:
             lines.append(f"  re-runs {s.step} ({s.tool}): {', '.join(s.aspects)} changed")
         lines.append(f"  memory: {_memory_text(d.memory_before, d.memory_after)}")
@@ -94,7 +101,7 @@ def render_markdown(diffs: Sequence[SpecDiff]) -> str:
         if d.introduces_error:
             findings += " ❌"
         status = f"{d.status.value} (base spec)" if d.abstract else d.status.value
-        out.append(f"| `{d.path}` | {status} | **{d.impact.value}** | "
+        out.append(f"| {markdown_code(d.path)} | {status} | **{d.impact.value}** | "
                    f"{_memory_text(d.memory_before, d.memory_after)} | {findings} |")
     out.append("")
     for d in diffs:
@@ -103,23 +110,26 @@ def render_markdown(diffs: Sequence[SpecDiff]) -> str:
 
 
 def _markdown_details(d: SpecDiff) -> list[str]:
-    out = ["<details>", f"<summary><code>{d.path}</code>: {d.impact.value}</summary>", ""]
+    out = ["<details>", f"<summary><code>{html_text(d.path)}</code>: {d.impact.value}</summary>", ""]
     if d.abstract:
         out += ["A base spec: it deploys nothing itself; the specs that extend it carry the impact.", ""]
     else:
         out += [f"Impact: {IMPACT_COST[d.impact]}.", ""]
     if d.via:
-        out += [f"Changed through `extends`: {', '.join(f'`{v}`' for v in d.via)}.", ""]
+        out += [f"Changed through `extends`: {', '.join(markdown_code(v) for v in d.via)}.", ""]
     if d.changes:
         out += ["| key | line | old | new |", "|---|---|---|---|"]
-        out += [f"| `{c.key}` | {c.line or ''} | `{_value(c.old)}` | `{_value(c.new)}` |" for c in d.changes]
+        out += [f"| {markdown_code(c.key)} | {c.line or ''} | {markdown_code(_value(c.old))} | "
+                f"{markdown_code(_value(c.new))} |" for c in d.changes]
         out.append("")
     if d.steps:
-        out += [f"- re-runs **{s.step}** (`{s.tool}`): {', '.join(s.aspects)} changed" for s in d.steps]
+        out += [f"- re-runs **{markdown_text(s.step)}** ({markdown_code(s.tool)}): "
+                f"{markdown_text(', '.join(s.aspects))} changed" for s in d.steps]
         out.append("")
     if d.findings_added or d.findings_removed:
-        out += [f"- ➕ `{f.code}` {f.severity.value}: {f.message}" for f in d.findings_added]
-        out += [f"- ➖ `{f.code}` {f.severity.value}: {f.message}" for f in d.findings_removed]
+        out += [f"- ➕ {markdown_code(f.code)} {f.severity.value}: {markdown_text(f.message)}" for f in d.findings_added]
+        out += [f"- ➖ {markdown_code(f.code)} {f.severity.value}: {markdown_text(f.message)}"
+                for f in d.findings_removed]
         out.append("")
     out += ["</details>", ""]
     return out
@@ -154,4 +164,5 @@ def render_json(diffs: Sequence[SpecDiff]) -> str:
             "introduces_errors": any(d.introduces_error for d in diffs),
         },
     }
-    return json.dumps(payload, indent=2, ensure_ascii=False, default=str) + "\n"
+    # ASCII: a C1 control or a file name that is not UTF-8 (a lone surrogate) is escaped, never written raw.
+    return json.dumps(payload, indent=2, default=str) + "\n"

@@ -1,8 +1,10 @@
 """load: YAML text -> SpecFile, keeping the line and column of every key.
 
 Owns reading spec files safely: size and alias-expansion limits, duplicate keys,
-`extends:` (with cycle detection and deep merge), and turning every YAML or shape
-problem into a Finding (codes S1xx) instead of an exception.
+plain values only (no tags, no YAML 1.1 octal, base-60 or date surprises),
+`extends:` (with cycle detection and deep merge) confined to the repository that
+holds the spec, and turning every YAML or shape problem into a Finding (codes S1xx)
+instead of an exception. A file that is not a spec is refused without quoting it.
 """
 
 from __future__ import annotations
@@ -32,6 +34,18 @@ C_PARSER_MAX_NESTING = 2000
 # YAML's line breaks (str.splitlines also splits at characters YAML keeps inside a line).
 _LINE_BREAKS = re.compile("\r\n|[\n\r\x85\u2028\u2029]")
 _C_LOADER: type | None = getattr(yaml, "CSafeLoader", None)
+# How many characters of a key a message quotes: a key may come from a file that is not meant to be shown.
+MAX_QUOTED_KEY = 40
+
+_YAML = "tag:yaml.org,2002:"
+# The only tags a spec's values may have: JSON's types. Anything else (!!binary, !!timestamp, !!set,
+# !!python/...) either makes a value no report or plan can hold, or is a way to smuggle one in.
+PLAIN_SCALAR_TAGS = frozenset(_YAML + name for name in ("str", "int", "float", "bool", "null"))
+COLLECTION_TAGS = {yaml.MappingNode: _YAML + "map", yaml.SequenceNode: _YAML + "seq"}
+TIMESTAMP_TAG = _YAML + "timestamp"
+KEY_TAGS = PLAIN_SCALAR_TAGS | {TIMESTAMP_TAG}  # a key is read as its text, so `2024-01-01:` is merely unknown
+# YAML 1.1 reads `010` as octal 8 and `1:30` as base-60 90: a spec refuses both rather than guess.
+_LEADING_ZERO = re.compile(r"[-+]?0[0-9_]+")
 
 KeyPath = tuple[str | int, ...]
 
@@ -68,6 +82,11 @@ def dotted(key: KeyPath) -> str:
     return ".".join(str(part) for part in key)
 
 
+def quoted_key(name: str) -> str:
+    """A key as a message quotes it: at most MAX_QUOTED_KEY characters."""
+    return name if len(name) <= MAX_QUOTED_KEY else name[: MAX_QUOTED_KEY - 1] + "…"
+
+
 def _error(code: str, message: str, hint: str, loc: Location, key: KeyPath = ()) -> LoadError:
     return LoadError(Finding(code, Severity.ERROR, message, hint, dotted(key), loc))
 
@@ -97,6 +116,8 @@ class _NodeReader:
             )
         if depth > MAX_DEPTH:
             raise _error("S106", f"nesting deeper than {MAX_DEPTH} levels", "flatten the document", self.loc(node), key)
+        if isinstance(node, (yaml.MappingNode, yaml.SequenceNode)) and node.tag != COLLECTION_TAGS[type(node)]:
+            raise self._tag_error(node, key)
         if isinstance(node, yaml.MappingNode):
             return self._mapping(node, key, depth)
         if isinstance(node, yaml.SequenceNode):
@@ -121,13 +142,15 @@ class _NodeReader:
                 continue
             if not isinstance(key_node, yaml.ScalarNode):
                 raise _error("S101", "a mapping key must be a plain word", "use a plain key", self.loc(key_node), key)
+            if key_node.tag not in KEY_TAGS:
+                raise self._tag_error(key_node, key)
             name = self._text(str(key_node.value), key_node, key)
             if name in result:
                 self.findings.append(
                     Finding(
                         "S105",
                         Severity.ERROR,
-                        f"duplicate key '{name}'",
+                        f"duplicate key '{quoted_key(name)}'",
                         "remove one of the two; YAML would silently keep the last",
                         dotted((*key, name)),
                         self.loc(key_node),
@@ -138,21 +161,36 @@ class _NodeReader:
         return {**merged, **result}
 
     def _scalar(self, node: yaml.Node, key: KeyPath) -> Any:
-        if key in VERBATIM_SCALAR_KEYS and node.tag != "tag:yaml.org,2002:null":
+        if node.tag == TIMESTAMP_TAG:
+            raise _error("S108", f"{dotted(key)}: {node.value} reads as a date or time in YAML",
+                         f"quote it if text is meant: '{node.value}'", self.loc(node), key)
+        if node.tag not in PLAIN_SCALAR_TAGS:
+            raise self._tag_error(node, key)
+        if key in VERBATIM_SCALAR_KEYS and node.tag != _YAML + "null":
             return self._text(str(node.value), node, key)
-        if not node.tag.startswith("tag:yaml.org,2002:"):
-            raise _error(
-                "S101",
-                f"unsupported YAML tag '{node.tag}'",
-                "specs hold plain values only; remove the tag",
-                self.loc(node),
-                key,
-            )
         try:
             value = self._constructor.construct_object(node, deep=True)
         except (yaml.YAMLError, ValueError, OverflowError) as exc:
             raise _error("S101", f"cannot read this value: {exc}", "write a plain value", self.loc(node), key) from None
+        if node.tag in (_YAML + "int", _YAML + "float"):
+            self._refuse_yaml11_number(str(node.value), value, node, key)
         return self._text(value, node, key) if isinstance(value, str) else value
+
+    def _refuse_yaml11_number(self, text: str, value: int | float, node: yaml.Node, key: KeyPath) -> None:
+        """`010` (octal 8) and `1:30` (base-60 90) mean something else to every other reader of the spec."""
+        if ":" in text:
+            raise _error("S108", f"{dotted(key)}: {text} is a base-60 number in YAML 1.1 ({value})",
+                         f"write {value}, or quote it if text is meant: '{text}'", self.loc(node), key)
+        if _LEADING_ZERO.fullmatch(text):
+            decimal = text.replace("_", "").lstrip("+-").lstrip("0") or "0"
+            sign = "-" if text.startswith("-") and decimal != "0" else ""
+            raise _error("S108", f"{dotted(key)}: {text} has a leading zero, so YAML 1.1 reads it as octal ({value})",
+                         f"write {sign}{decimal}, or quote it if text is meant: '{text}'", self.loc(node), key)
+
+    def _tag_error(self, node: yaml.Node, key: KeyPath) -> LoadError:
+        return _error("S101", f"unsupported YAML tag '{node.tag}'",
+                      "specs hold plain values only (text, numbers, true/false, null, mappings, lists); remove the tag",
+                      self.loc(node), key)
 
     def _text(self, value: str, node: yaml.Node, key: KeyPath) -> str:
         """Refuse what no path, argv or report can carry: a NUL (\\0) or a lone surrogate (\\ud800) escape."""
@@ -315,24 +353,54 @@ def _shown(path: Path) -> str:
 RawSpec = tuple[dict[str, Any], dict[KeyPath, Location], tuple[str, ...], list[Finding]]
 
 
-def _load_raw(path: Path, chain: tuple[Path, ...]) -> RawSpec:
+def repository_root(spec: str | os.PathLike[str]) -> Path:
+    """Where a spec and every base it extends must lie (a real path).
+
+    The git work tree holding the spec (the nearest folder above it with a `.git`), else the
+    spec's own folder: in CI every spec and file name comes from the pull request, and a
+    base outside the repository would make `check` read, and quote, any file of the runner.
+    """
+    folder = Path(os.path.abspath(spec)).parent
+    for candidate in (folder, *folder.parents):
+        if os.path.lexists(candidate / ".git"):
+            return Path(os.path.realpath(candidate))
+    return Path(os.path.realpath(folder))
+
+
+def _inside(real: Path, root: Path) -> bool:
+    return os.path.commonpath([real, root]) == str(root)
+
+
+def _refuse_non_spec(data: dict[str, Any], shown: str) -> None:
+    """A mapping none of whose keys a spec has is some other file: say so without quoting any of it."""
+    if data and not any(name in SpecFile.model_fields for name in data):
+        raise _error("S102", f"{shown} is not a trtdeploy spec: none of its top-level keys is a spec key",
+                     "give a spec file (keys such as name, model, quantization, target)", Location(shown, 1, 1))
+
+
+def _load_raw(path: Path, chain: tuple[Path, ...], root: Path) -> RawSpec:
     shown = _shown(path)
     text = _read_text(path, shown, regular_only=len(chain) > 1)
     data, positions, findings = parse_document(text, shown)
+    _refuse_non_spec(data, shown)
     parent = data.pop("extends", None)
     if parent is None:
         return data, positions, (shown,), findings
     loc = positions.get(("extends",), Location(shown, 1, 1))
     if not isinstance(parent, str) or not parent:
         raise _error("S103", "extends must be a path to another spec", "write extends: base.yaml", loc, ("extends",))
-    base_path = (path.parent / parent).resolve()
-    if base_path in chain or base_path == path.resolve():
+    base_path = Path(os.path.realpath(path.parent / parent))
+    if not _inside(base_path, root):
+        raise _error("S115", f"extends: {parent} is outside the repository that holds this spec ({root})",
+                     "extend a spec inside the same git work tree (outside git: under this spec's folder)", loc,
+                     ("extends",))
+    if base_path in chain or base_path == Path(os.path.realpath(path)):
         cycle = " -> ".join(_shown(p) for p in (*chain, base_path))
         raise _error("S104", f"extends makes a cycle: {cycle}", "make the base spec not extend this one", loc, ("extends",))
     if len(chain) >= MAX_EXTENDS_DEPTH:
         raise _error("S104", f"extends is nested more than {MAX_EXTENDS_DEPTH} deep", "flatten the chain", loc)
     try:
-        base_data, base_positions, base_chain, base_findings = _load_raw(base_path, (*chain, base_path))
+        base_data, base_positions, base_chain, base_findings = _load_raw(base_path, (*chain, base_path), root)
     except LoadError as exc:
         if exc.finding.code == "S100":
             raise _error(
@@ -372,9 +440,8 @@ def _validation_findings(exc: ValidationError, loaded_positions: Mapping[KeyPath
         if err["type"] == "extra_forbidden":
             parent = _model_at(SpecFile, key[:-1])
             allowed = sorted(parent.model_fields) if parent else []
-            findings.append(
-                Finding("S107", Severity.ERROR, f"unknown key '{key[-1]}'", _suggest(str(key[-1]), allowed), dotted(key), loc)
-            )
+            findings.append(Finding("S107", Severity.ERROR, f"unknown key '{quoted_key(str(key[-1]))}'",
+                                    _suggest(str(key[-1]), allowed), dotted(key), loc))
             continue
         findings.append(_value_finding(err, key, loc))
     return findings
@@ -422,12 +489,20 @@ def _type_hint(err: Mapping[str, Any]) -> str:
     return "see `trtdeploy schema` or docs/spec.md for this key"
 
 
-def load_spec(path: str | os.PathLike[str]) -> LoadedSpec:
-    """Load one spec file, following `extends`. Never raises for bad input: problems become findings."""
+def load_spec(path: str | os.PathLike[str], root: str | os.PathLike[str] | None = None) -> LoadedSpec:
+    """Load one spec file, following `extends`. Never raises for bad input: problems become findings.
+
+    The spec (after symlinks) and its bases must lie under `root`, by default `repository_root(path)`.
+    """
     file = Path(path)
     shown = _shown(file)
+    confined_to = Path(os.path.realpath(root if root is not None else repository_root(file)))
+    real = Path(os.path.realpath(file))
     try:
-        data, positions, chain, early = _load_raw(file, (file.resolve(),))
+        if not _inside(real, confined_to):
+            raise _error("S115", f"{shown} is a link to a file outside the repository that holds it ({confined_to})",
+                         "check the spec where it lies, or copy it into the repository", Location(shown, 1, 1))
+        data, positions, chain, early = _load_raw(file, (real,), confined_to)
     except LoadError as exc:
         return LoadedSpec(shown, None, {}, (shown,), (exc.finding,))
     try:

@@ -3,8 +3,10 @@
 Templates under templates/ print what this module hands them: flat lists of lines,
 every value already quoted with shlex.quote here, never in a template. A Var
 renders as "${NAME}" followed by its single-quoted suffix, so no value is ever
-spliced into shell text unquoted. Output is deterministic: the same plan renders
-to the same bytes.
+spliced into shell text unquoted. The plan's text and Markdown views escape what
+may hold spec values here too (compiler.escape): plan.md is shown in reviews, so a
+value can add no heading, row, code fence or HTML to it. Output is deterministic:
+the same plan renders to the same bytes.
 """
 
 from __future__ import annotations
@@ -13,9 +15,11 @@ import functools
 import json
 import shlex
 from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from compiler.escape import fenced, markdown_code, markdown_text, visible
 from compiler.memory import gib
 from compiler.launchers.ranks import GPU_BINDING_ENV, RANK_ENTRYPOINT_ENV, RANK_ENV_NAMES
 from compiler.plan.model import (
@@ -161,7 +165,8 @@ def render_mpirun(plan: Plan) -> str:
 
 
 def _plain(value: str) -> str:
-    if any(c.isspace() or c in "'\"`$\\;#" for c in value):  # P104 refuses these before planning
+    """A value for a hostfile or an #SBATCH line; P104 refuses these before planning, this guards that."""
+    if value.startswith("-") or any(c.isspace() or c in "'\"`$\\;#" for c in value):
         raise ValueError(f"not a plain value for a hostfile or #SBATCH line: {value!r}")
     return value
 
@@ -170,7 +175,7 @@ def render_sbatch(plan: Plan) -> str:
     launch = plan.launch
     return _render(
         "launch/slurm.sbatch.j2",
-        sbatch=[f"{_plain(key)}={_plain(value)}" for key, value in launch.sbatch],
+        sbatch=[f"{key}={_plain(value)}" for key, value in launch.sbatch],  # the keys are the planner's options
         header=_header(f"trtdeploy launch of {plan.name}: {launch.world_size} ranks on {launch.nodes} node(s)",
                        f"fingerprint {launch.fingerprint}", GENERATED),
         command=command_lines(launch.argv, "exec "),
@@ -214,36 +219,51 @@ def is_executable(path: str) -> bool:
     return path.endswith((".sh", ".sbatch")) or path == GPTQ_SCRIPT
 
 
-def _view(plan: Plan, markdown: bool) -> dict[str, object]:
-    """What the text and Markdown views print, already formatted (sections that may be empty included)."""
+@dataclass(frozen=True)
+class _Style:
+    """How the plan views print what may hold spec values (paths, names, datasets, finding messages)."""
+
+    text: Callable[[str], str]
+    code: Callable[[str], str]
+    block: Callable[[Sequence[str]], list[str]]
+
+
+_TEXT_STYLE = _Style(visible, visible, lambda lines: [visible(line) for line in lines])
+_MARKDOWN_STYLE = _Style(markdown_text, markdown_code, lambda lines: [*fenced(lines, "bash"), ""])
+
+
+def _view(plan: Plan, style: _Style) -> dict[str, object]:
+    """What the text and Markdown views print, already escaped (sections that may be empty included)."""
     resolved = plan.resolved
     gpu = resolved["gpu"]
     assert isinstance(gpu, dict)
     memory = plan.memory
+    text = style.text
     return {
-        "name": plan.name,
-        "spec": plan.spec_path,
-        "release": f"TensorRT-LLM {plan.release_version}, {plan.backend} backend",
-        "gpu": f"{gpu['id']} (SM{gpu['sm']})",
-        "layout": _layout(plan),
-        "quantization": f"{resolved['format']}, KV cache {resolved['kv_cache']}",
+        "name": text(plan.name),
+        "spec": style.code(plan.spec_path),
+        "release": text(f"TensorRT-LLM {plan.release_version}, {plan.backend} backend"),
+        "gpu": text(f"{gpu['id']} (SM{gpu['sm']})"),
+        "layout": text(_layout(plan)),
+        "quantization": text(f"{resolved['format']}, KV cache {resolved['kv_cache']}"),
         "memory": [("weights", gib(memory.weights_bytes)), ("KV cache", gib(memory.kv_cache_bytes)),
                    ("activations", gib(memory.activation_bytes)), ("total", gib(memory.total_bytes))],
         "memory_of": f"of {gib(memory.gpu_memory_bytes)} ({gib(memory.usable_bytes)} usable): "
                      f"{'fits' if memory.fits else 'does NOT fit'}",
-        "steps": [_step_view(step) for step in plan.steps],
-        "launch": _launch_view(plan, markdown),
-        "decisions": [{"topic": d.topic, "choice": d.choice, "reason": d.reason} for d in plan.decisions],
-        "findings": _findings_section(plan, markdown),
+        "steps": [_step_view(step, style) for step in plan.steps],
+        "launch": _launch_view(plan, style),
+        "decisions": [{"topic": text(d.topic), "choice": text(d.choice), "reason": text(d.reason)}
+                      for d in plan.decisions],
+        "findings": _findings_section(plan, style),
     }
 
 
-def _findings_section(plan: Plan, markdown: bool) -> list[str]:
-    lines = [f"- {f.code} {f.severity.value}: {f.message}" + (f" (help: {f.hint})" if f.hint else "")
+def _findings_section(plan: Plan, style: _Style) -> list[str]:
+    lines = [f"- {f.code} {f.severity.value}: {style.text(f.message)}" + (f" (help: {style.text(f.hint)})" if f.hint else "")
              for f in plan.findings]
     if not lines:
         return []
-    return ["", "## Findings", "", *lines] if markdown else ["", "findings:", *("  " + line for line in lines)]
+    return ["", "## Findings", "", *lines] if style is _MARKDOWN_STYLE else ["", "findings:", *("  " + line for line in lines)]
 
 
 def _layout(plan: Plan) -> str:
@@ -252,29 +272,29 @@ def _layout(plan: Plan) -> str:
             f"node{'s' if launch.nodes != 1 else ''} ({launch.ranks_per_node} per node)")
 
 
-def _step_view(step: Step) -> dict[str, object]:
-    return {"script": step.script, "id": step.id, "tool": step.tool, "output": step.output,
-            "reason": step.reason, "fingerprint": step.fingerprint[:16],
-            "reads": ", ".join(step.depends_on) or "-",
-            "command": command_lines(step.argv)}
+def _step_view(step: Step, style: _Style) -> dict[str, object]:
+    return {"script": style.code(step.script or "-"), "id": style.text(step.id), "tool": style.text(step.tool),
+            "output": style.code(step.output), "reason": style.text(step.reason),
+            "fingerprint": style.code(step.fingerprint[:16]),
+            "reads": style.text(", ".join(step.depends_on) or "-"),
+            "command": style.block(command_lines(step.argv))}
 
 
-def _launch_view(plan: Plan, markdown: bool) -> dict[str, object]:
+def _launch_view(plan: Plan, style: _Style) -> dict[str, object]:
     launch = plan.launch
     command = [f"#SBATCH {key}={value}" for key, value in launch.sbatch] + (
         command_lines(launch.argv) if launch.argv else [])
-    if markdown and command:
-        command = ["```bash", *command, "```", ""]
-    return {"launcher": launch.launcher, "script": launch.script or "-", "entrypoint": launch.entrypoint,
-            "fingerprint": launch.fingerprint[:16], "command": command,
-            "rank_command": command_lines(launch.rank_argv)}
+    return {"launcher": style.text(launch.launcher), "script": style.code(launch.script or "-"),
+            "entrypoint": style.text(launch.entrypoint), "fingerprint": style.code(launch.fingerprint[:16]),
+            "command": style.block(command) if command else [],
+            "rank_command": style.block(command_lines(launch.rank_argv))}
 
 
 def render_text(plan: Plan) -> str:
     """`trtdeploy plan --format text`: steps with their full commands, memory per GPU, decisions."""
-    return _render("plan/plan.txt.j2", **_view(plan, markdown=False))
+    return _render("plan/plan.txt.j2", **_view(plan, _TEXT_STYLE))
 
 
 def render_markdown(plan: Plan) -> str:
     """plan.md and `trtdeploy plan --format markdown`."""
-    return _render("plan/plan.md.j2", **_view(plan, markdown=True))
+    return _render("plan/plan.md.j2", **_view(plan, _MARKDOWN_STYLE))

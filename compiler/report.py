@@ -1,6 +1,8 @@
 """Renderers for findings: text (with `help:` lines), JSON and GitHub Actions annotations.
 
-Renderers format and decide nothing.
+Renderers format and decide nothing. Messages, hints and file names quote what a spec or
+its file name holds, so text and annotations show them through compiler.escape: a newline
+or an escape sequence in a spec never reaches the terminal or starts a workflow command.
 """
 
 from __future__ import annotations
@@ -8,6 +10,7 @@ from __future__ import annotations
 import json
 from collections.abc import Sequence
 
+from compiler.escape import annotation_data, annotation_property, visible
 from compiler.findings import Finding, Severity
 from compiler.pipeline import SpecReport
 
@@ -17,7 +20,7 @@ _RESET = "\033[0m"
 
 def _place(report_path: str, finding: Finding) -> str:
     loc = finding.location
-    return f"{loc.file}:{loc.line}:{loc.column}" if loc else f"{report_path}:1:1"
+    return f"{visible(loc.file)}:{loc.line}:{loc.column}" if loc else f"{visible(report_path)}:1:1"
 
 
 def render_text(reports: Sequence[SpecReport], colour: bool = False) -> str:
@@ -29,10 +32,10 @@ def render_text(reports: Sequence[SpecReport], colour: bool = False) -> str:
                 label = f"{_COLOURS[f.severity]}{label}{_RESET}"
             via = ""
             if f.location and f.location.file != report.path:
-                via = f" (in {report.path})"
-            lines.append(f"{_place(report.path, f)}: {f.code} {label}: {f.message}{via}")
+                via = f" (in {visible(report.path)})"
+            lines.append(f"{_place(report.path, f)}: {f.code} {label}: {visible(f.message)}{via}")
             if f.hint:
-                lines.append(f"  help: {f.hint}")
+                lines.append(f"  help: {visible(f.hint)}")
     errors = sum(r.errors for r in reports)
     warnings = sum(r.warnings for r in reports)
     lines.append(f"{len(reports)} spec{'s' if len(reports) != 1 else ''} checked: {errors} error{'s' if errors != 1 else ''}, "
@@ -48,14 +51,6 @@ def render_json(reports: Sequence[SpecReport]) -> str:
     return json.dumps(payload, indent=2, sort_keys=False) + "\n"
 
 
-def _escape_data(text: str) -> str:
-    return text.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
-
-
-def _escape_property(text: str) -> str:
-    return _escape_data(text).replace(":", "%3A").replace(",", "%2C")
-
-
 def render_github(reports: Sequence[SpecReport]) -> str:
     """GitHub Actions workflow commands: ::error file=...,line=...,col=...,title=CODE::message."""
     level = {Severity.ERROR: "error", Severity.WARNING: "warning", Severity.NOTE: "notice"}
@@ -63,10 +58,10 @@ def render_github(reports: Sequence[SpecReport]) -> str:
     for report in reports:
         for f in report.findings:
             loc = f.location
-            props = [f"file={_escape_property(loc.file if loc else report.path)}"]
+            props = [f"file={annotation_property(loc.file if loc else report.path)}"]
             if loc:
                 props += [f"line={loc.line}", f"col={loc.column}"]
-            props.append(f"title={_escape_property(f.code)}")
-            message = f.message + (f"\n{f.hint}" if f.hint else "")
-            lines.append(f"::{level[f.severity]} {','.join(props)}::{_escape_data(message)}")
+            props.append(f"title={annotation_property(f.code)}")
+            message = visible(f.message) + (f"\n{visible(f.hint)}" if f.hint else "")
+            lines.append(f"::{level[f.severity]} {','.join(props)}::{annotation_data(message)}")
     return "\n".join(lines) + ("\n" if lines else "")

@@ -29,9 +29,11 @@ HASH_NOTICE_BYTES = 256 << 20
 
 
 def _fail(message: str, hint: str = "", code: int = 1) -> NoReturn:
-    click.echo(f"trtdeploy: {message}", err=True)
+    from compiler.escape import visible
+
+    click.echo(f"trtdeploy: {visible(message)}", err=True)
     if hint:
-        click.echo(f"  help: {hint}", err=True)
+        click.echo(f"  help: {visible(hint)}", err=True)
     sys.exit(code)
 
 
@@ -80,12 +82,13 @@ def build(target: str, output: str | None, plain: bool, dry_run: bool, only: tup
 
 
 def _is_spec(target: str) -> bool:
-    path = Path(target)
-    if path.is_dir():
-        return False
-    if path.is_file():
-        return True
-    _fail(f"no such spec or build folder: {target}", "pass a spec file (.yaml) or a folder written by `trtdeploy compile`", 2)
+    """A spec file (or one that cannot be read: checking it says why) rather than a build folder."""
+    from compiler.pipeline import PathKind, path_kind
+
+    kind = path_kind(target)
+    if kind is PathKind.MISSING:
+        _fail(f"no such spec or build folder: {target}", "pass a spec file (.yaml) or a folder written by `trtdeploy compile`", 2)
+    return kind is not PathKind.FOLDER
 
 
 def _plan_spec(target: str) -> Plan:
@@ -221,6 +224,7 @@ def _terminate_as_interrupt() -> Iterator[None]:
 
 def _dry_run(target: str, output: str | None, selection: Selection) -> None:
     """What a build would do, reading the spec (planned in memory) or plan.json, and the store; writes nothing."""
+    from compiler.escape import visible
     from compiler.run.digest import DigestCache
     from compiler.run.lock import STATE_DIR
     from compiler.run.plandoc import load_plan, path_vars
@@ -239,7 +243,7 @@ def _dry_run(target: str, output: str | None, selection: Selection) -> None:
     total = len(plan.steps)
     for d in decisions:
         verb = "would run" if d.run else "would skip"
-        click.echo(f"[{d.step.index}/{total}] {d.step.id} … {verb}: {d.why}")
+        click.echo(f"[{d.step.index}/{total}] {d.step.id} … {verb}: {visible(d.why)}")
         if d.run:
             click.echo(f"    bash {d.step.script}   # {' '.join(_quote(a) for a in d.step.argv)}")
     runs = sum(d.run for d in decisions)
@@ -247,9 +251,12 @@ def _dry_run(target: str, output: str | None, selection: Selection) -> None:
 
 
 def _quote(arg: str) -> str:
+    """One argument as a shell word, shown on one line: spec values may hold newlines and escape sequences."""
     import shlex
 
-    return shlex.quote(arg)
+    from compiler.escape import visible
+
+    return visible(shlex.quote(arg))
 
 
 def _clean(target: str, output: str | None) -> None:
@@ -281,6 +288,7 @@ def _clean(target: str, output: str | None) -> None:
 @click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
 def status(build_dir: str, fmt: str) -> None:
     """Show each step of BUILD_DIR: done, stale (and why) or missing. Reads only; exits 0."""
+    from compiler.pipeline import PathKind, path_kind
     from compiler.run.digest import DigestCache
     from compiler.run.lock import STATE_DIR
     from compiler.run.plandoc import load_plan, path_vars
@@ -288,7 +296,7 @@ def status(build_dir: str, fmt: str) -> None:
     from compiler.run.store import Store
 
     with _user_errors():
-        if not Path(build_dir).is_dir():
+        if path_kind(build_dir) is not PathKind.FOLDER:
             _fail(f"no such build folder: {build_dir}", "pass a folder written by `trtdeploy compile` or `trtdeploy build`", 2)
         plan = load_plan(build_dir)
         cache = DigestCache(plan.root / STATE_DIR / "digests.json")

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import sys
-from pathlib import Path
 
 import click
 
@@ -19,18 +18,16 @@ def check(paths: tuple[str, ...], fmt: str, colour: bool | None, ignore: tuple[s
     """Check spec files, or every *.yaml under the folders given.
 
     Prints every finding of every spec as file:line:col: CODE severity: message,
-    with a help: line. Exits 0 without errors, 1 with errors, 2 on a usage error.
+    with a help: line. Exits 0 without errors, 1 with errors (a path that is
+    missing, or a folder that holds no spec or cannot be read, is one), 2 on a
+    usage error.
     """
-    from compiler.pipeline import check_spec, expand_paths, missing_path_report
+    from compiler.pipeline import check_spec, find_specs
     from compiler.report import render_github, render_json, render_text
 
     ignored, raised = split_codes(ignore), split_codes(error)
-    reports = []
-    for path in expand_paths(paths):
-        if not Path(path).exists():
-            reports.append(missing_path_report(path))
-            continue
-        reports.append(check_spec(path, ignored, raised))
+    search = find_specs(paths)
+    reports = [check_spec(path, ignored, raised) for path in search.files] + list(search.problems)
     if fmt == "json":
         click.echo(render_json(reports), nl=False)
     elif fmt == "github":

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sys
 from pathlib import Path
 
@@ -22,20 +23,24 @@ def diff(paths: tuple[str, ...], base: str | None, fmt: str, colour: bool | None
     """
     from compiler.diff import GitError, diff_files, diff_revision
     from compiler.diff_report import render_json, render_markdown, render_text
+    from compiler.escape import visible
+    from compiler.pipeline import PathKind, path_kind
 
     if base is None:
         if len(paths) != 2:
             raise click.UsageError("give OLD and NEW spec files, or --base REV [PATH...]")
         for path in paths:
-            if not Path(path).is_file():
-                raise click.UsageError(f"no such spec file: {path}")
+            if path_kind(path) in (PathKind.MISSING, PathKind.FOLDER):
+                raise click.UsageError(f"no such spec file: {visible(path)}")
+            if not os.access(path, os.R_OK):  # else an unreadable OLD would look like a fixed spec
+                raise click.UsageError(f"cannot read the spec file {visible(path)}: permission denied")
         diffs = [diff_files(paths[0], paths[1])]
     else:
         try:
             diffs = diff_revision(Path.cwd(), base, paths)
         except GitError as exc:
-            click.echo(f"trtdeploy: git: {exc}", err=True)
-            click.echo("  help: run inside a git repository and name a revision that exists (e.g. origin/main)", err=True)
+            click.echo(f"trtdeploy: git: {visible(str(exc))}", err=True)
+            click.echo(f"  help: {exc.hint}", err=True)
             sys.exit(2)
     if fmt == "json":
         click.echo(render_json(diffs), nl=False)

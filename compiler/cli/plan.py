@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING
 import click
 
 from compiler.cli.options import policy_options, split_codes
+from compiler.escape import visible
 
 if TYPE_CHECKING:
     from compiler.pipeline import SpecReport
@@ -39,13 +40,13 @@ class BuildFolderError(Exception):
 
 def _check_and_plan(spec: str, ignore: tuple[str, ...], error: tuple[str, ...]) -> tuple[SpecReport, Plan | None]:
     """The spec's findings, and its plan when there is no error."""
-    from compiler.pipeline import check_spec, missing_path_report
+    from compiler.pipeline import PathKind, check_spec, missing_path_report, path_kind
 
-    if not Path(spec).is_file():
+    if path_kind(spec) is PathKind.MISSING:
         return missing_path_report(spec), None
     report = check_spec(spec, split_codes(ignore), split_codes(error), plan=True)
     if report.plan is None and not report.errors:  # exit 1 must never come without a reason
-        click.echo(f"trtdeploy: {spec}: {NOTHING_TO_PLAN}", err=True)
+        click.echo(f"trtdeploy: {visible(spec)}: {NOTHING_TO_PLAN}", err=True)
         click.echo(f"  help: {NOTHING_TO_PLAN_HINT}", err=True)
     return report, report.plan
 
@@ -99,10 +100,10 @@ def compile_(spec: str, out: str | None, ignore: tuple[str, ...], error: tuple[s
     try:
         write_build_folder(dest, render_build(planned))
     except BuildFolderError as exc:
-        click.echo(f"trtdeploy: cannot write {dest}: {exc}", err=True)
+        click.echo(f"trtdeploy: cannot write {visible(str(dest))}: {visible(str(exc))}", err=True)
         sys.exit(1)
     for finding in planned.findings:
-        click.echo(f"{finding.code} {finding.severity.value}: {finding.message}", err=True)
+        click.echo(f"{finding.code} {finding.severity.value}: {visible(finding.message)}", err=True)
     ranks = planned.launch.world_size
     click.echo(f"wrote {dest}: {len(planned.steps)} steps, launch {planned.launch.launcher} "
                f"({ranks} rank{'s' if ranks != 1 else ''}); run `trtdeploy build {dest}`")
@@ -116,8 +117,8 @@ def write_build_folder(dest: Path, files: Mapping[str, str]) -> None:
             `dest` is then as it was.
     """
     dest = Path(os.path.abspath(dest))
-    _check_replaceable(dest)
     try:
+        _check_replaceable(dest)
         dest.parent.mkdir(parents=True, exist_ok=True)
         staged = Path(tempfile.mkdtemp(prefix=f".{dest.name}.new-", dir=dest.parent))
     except OSError as exc:

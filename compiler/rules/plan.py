@@ -73,12 +73,15 @@ def kv_quantization_without_calibrator(d: Decided) -> Iterator[Finding]:
 
 @rule(
     "P104", "launch-value-not-plain", Severity.ERROR,
-    "A host name or Slurm option holds spaces, quotes or other characters that cannot be written safely.",
+    "A host name or Slurm option holds spaces, quotes or other characters that cannot be written safely, or "
+    "starts with '-'.",
     why="Host names go into launch/hostfile and Slurm's partition and account into #SBATCH lines, where no "
-    "shell quoting applies: a newline there would start a new line of the hostfile or a new shell command.",
+    "shell quoting applies: a newline there would start a new line of the hostfile or a new shell command. "
+    "mpirun hands the hostfile's names to ssh, so a name starting with '-' (`-lroot`, `-J jump`, "
+    "`-L9999:localhost:22`) would be read as an ssh option.",
     bad="launch:\n  launcher: slurm\n  slurm: {partition: \"gpu\\nrm -rf ~\"}\n",
     good="launch:\n  launcher: slurm\n  slurm: {partition: gpu}\n",
-    hint="use the name as the cluster shows it (letters, digits and . _ - : @ + , = /)",
+    hint="use the name as the cluster shows it (letters, digits and . _ - : @ + , = /, not starting with '-')",
 )
 def launch_value_not_plain(d: Decided) -> Iterator[Finding]:
     yield from gaps_of(d, "P104")

@@ -24,10 +24,14 @@ def _shape(code: str, name: str, summary: str, why: str, bad: str, hint: str) ->
 _shape("S100", "spec-file-unreadable", "The spec file does not exist or cannot be read.",
        "Nothing can be checked without the file.", "# trtdeploy check specs/missing.yaml", "check the path")
 _shape("S101", "yaml-syntax-error", "The file is not valid YAML, not UTF-8 text, or uses a YAML tag.",
-       "A spec is plain YAML; tags such as !!python/object could make a loader run code, so they are refused.",
+       "A spec is plain YAML: text, numbers, true/false, null, mappings and lists. Tags such as !!python/object "
+       "could make a loader run code, and !!binary, !!timestamp or !!set make values that no report or plan can "
+       "hold, so every tag beyond those plain types is refused.",
        "model: {name: llama-2-7b\n", "fix the YAML at the reported line")
-_shape("S102", "spec-not-a-mapping", "The document is empty or is not a mapping of keys.",
-       "A spec is a mapping of sections (model, quantization, ...).", "- llama-2-7b\n", "start from one of specs/*.yaml")
+_shape("S102", "spec-not-a-mapping", "The document is empty, is not a mapping of keys, or has no spec key at all.",
+       "A spec is a mapping of sections (model, quantization, ...). A file with none of them is some other file; "
+       "it is refused without quoting its keys, so that pointing trtdeploy at a secret does not print it.",
+       "- llama-2-7b\n", "start from one of specs/*.yaml")
 _shape("S103", "extends-unreadable", "`extends:` does not name a readable spec.",
        "The base's keys are part of this spec; a missing base leaves it undefined.", "extends: ./no-such-base.yaml\n",
        "the path is taken from the folder of the spec that says `extends`")
@@ -44,9 +48,13 @@ _shape("S106", "document-too-large", "The document is too big, too deep, or expa
 _shape("S107", "unknown-key", "A key is not part of the spec language.",
        "A misspelt key would otherwise be ignored and its default used instead.",
        "limits:\n  max_batch: 8\n", "use the key suggested, or see docs/spec.md")
-_shape("S108", "invalid-value", "A value has the wrong type or is not one of the allowed values.",
-       "Checking types and ranges up front avoids an argparse error after hours of quantization.",
-       "quantization:\n  format: int4-awq\n", "use one of the allowed values listed in the message")
+_shape("S108", "invalid-value", "A value has the wrong type, is not one of the allowed values, or reads "
+       "differently in YAML 1.1 than it looks.",
+       "Checking types and ranges up front avoids an argparse error after hours of quantization. YAML 1.1 reads "
+       "`tp: 010` as 8 (octal), `1:30` as 90 (base 60) and `2024-01-01` as a date, so these are refused rather "
+       "than guessed.",
+       "quantization:\n  format: int4-awq\nparallelism:\n  tp: 010\n",
+       "use one of the allowed values listed in the message; write numbers without leading zeros, or quote text")
 _shape("S109", "model-missing", "The spec names no model.",
        "The architecture decides divisibility, memory and the convert script.", "target: {gpu: A10}\n",
        "add model.name (see `trtdeploy models`) or model.path")
@@ -64,3 +72,10 @@ _shape("S113", "unknown-gpu", "target.gpu (or build.gpu) is not in the catalog."
 _shape("S114", "unknown-release", "target.tensorrt_llm names no supported release line.",
        "Flags, defaults and the support matrix differ per line; 0.11 matches neither neighbour.",
        "target: {tensorrt_llm: '0.11.0'}\n", "use a 0.8-0.10, 0.12-0.x or 1.x release")
+_shape("S115", "outside-repository", "A spec, or a base named by `extends:`, lies outside the repository that "
+       "holds the spec.",
+       "In CI every spec and file name comes from the pull request: `extends: /etc/shadow` or a spec that is a "
+       "link to a runner's file would make `check` read that file and quote it into logs and comments. The "
+       "repository is the git work tree holding the spec (the nearest folder above it with a `.git`); outside "
+       "git, the spec's own folder and the folders under it. Symlinks are followed before the check.",
+       "extends: ../../../etc/shadow\n", "extend a spec inside the same repository, or copy the base into it")

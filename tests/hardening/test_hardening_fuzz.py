@@ -272,11 +272,15 @@ def test_unknown_home_and_overlong_names_resolve_without_raising(tmp_path: Path)
 
 @pytest.mark.parametrize("target", ["/dev/zero", "/dev/stdin", "fifo.yaml"])
 def test_extends_never_reads_a_device_or_a_pipe(tmp_path: Path, target: str) -> None:
+    """Devices lie outside the spec's repository (S115); a pipe inside it is not a regular file (S103)."""
     import os
 
     os.mkfifo(tmp_path / "fifo.yaml")
     [finding] = check_spec(write(tmp_path, f"extends: {target}\n")).findings  # a read would block here
-    assert finding.code == "S103" and "not a regular file" in finding.message
+    if target.startswith("/dev/"):
+        assert finding.code == "S115" and "outside the repository" in finding.message
+    else:
+        assert finding.code == "S103" and "not a regular file" in finding.message
 
 
 def test_a_huge_tp_tries_only_divisors(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
