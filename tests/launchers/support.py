@@ -121,23 +121,23 @@ def shim(path: Path, program: str) -> Path:
     return path
 
 
-# Prints its argv as one JSON line, and the file its --hostfile names, if any.
-PRINT_MPIRUN = """import json, sys
-args = sys.argv[1:]
-hostfile = args[args.index("--hostfile") + 1] if "--hostfile" in args else None
-print(json.dumps({"argv": args, "hostfile": open(hostfile).read() if hostfile else None}))
+# Prints its argv and the hostfile leader.sh wrote ($TRTDEPLOY_HOSTFILE) as one JSON line.
+PRINT_MPIRUN = """import json, os, sys
+with open(os.environ["TRTDEPLOY_HOSTFILE"]) as hostfile:
+    print(json.dumps({"argv": sys.argv[1:], "hostfile": hostfile.read()}))
 """
-# Records each call's argv as a JSON line in $KUBECTL_LOG; fails `exec POD -- true` while POD is listed
-# in $KUBECTL_NOT_YET (and then removes it from that file), as a worker pod that is still starting.
+# Appends its argv to $KUBECTL_LOG as a JSON line. `exec POD ...` fails while $KUBECTL_STARTING holds
+# a count above 0 for POD (a worker pod still starting), one failure per call.
 FAKE_KUBECTL = """import json, os, sys
 with open(os.environ["KUBECTL_LOG"], "a") as log:
     log.write(json.dumps(sys.argv[1:]) + "\\n")
-pending = os.environ.get("KUBECTL_NOT_YET")
-if pending and os.path.exists(pending):
-    names = open(pending).read().split()
-    if sys.argv[2] in names:
-        names.remove(sys.argv[2])
-        open(pending, "w").write(" ".join(names))
+starting = os.environ.get("KUBECTL_STARTING")
+if starting and os.path.exists(starting):
+    counts = json.load(open(starting))
+    pod = sys.argv[2]
+    if counts.get(pod, 0) > 0:
+        counts[pod] -= 1
+        json.dump(counts, open(starting, "w"))
         sys.exit(1)
 """
 
