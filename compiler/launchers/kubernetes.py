@@ -56,8 +56,8 @@ import yaml
 
 from compiler.findings import Severity
 from compiler.plan.model import MODEL_DIR, VARIABLE_ENV
-from compiler.spec import SpecFile
-from compiler.versions import ReleaseLine, UnknownRelease, parse_release
+from compiler.spec import KubeResourcesSection, KubeVolumeSection, SpecFile
+from compiler.versions import UnknownRelease, parse_release
 
 Manifest = dict[str, Any]
 
@@ -86,9 +86,9 @@ SERVER_CONTAINER = "server"
 LEADER_CONTAINER = "leader"
 WORKER_CONTAINER = "worker"
 BUILD_CONTAINER = "build"
-# LWS names its headless Service after the LeaderWorkerSet, so the Service in front takes a suffix.
-SERVICE_SUFFIX = "-http"
-SUFFIXES = {"service": SERVICE_SUFFIX, "scripts": "-launch", "account": "-mpi", "job": "-build"}
+# The objects beside the workload are named <name><suffix>. The Service takes one too, since LWS
+# names its own headless Service after the LeaderWorkerSet.
+SUFFIXES = {"service": "-http", "scripts": "-launch", "account": "-mpi", "job": "-build"}
 # An executable ConfigMap file: r-x for everyone (0o555).
 SCRIPT_MODE = 0o555
 PROBE_PERIOD_S = 10
@@ -96,14 +96,17 @@ LIVENESS_PATH = "/health"
 READINESS_PATH = "/health_generate"
 SERVE_PROGRAM = "trtllm-serve"
 MPI_WRAPPER = "trtllm-llmapi-launch"
-# trtllm-serve binds localhost unless told otherwise; the kubelet probes the pod's address.
+# trtllm-serve's --host defaults to localhost and --port to 8000 (tensorrt_llm/commands/serve.py
+# @ 00209af1, reference trtllm-pytorch.md §1.2); the kubelet probes the pod's own address.
 ALL_INTERFACES = frozenset({"0.0.0.0", "::"})
-SERVE_DEFAULT_PORT = 8000  # trtllm-serve's --port default (reference trtllm-pytorch.md §1.2)
+SERVE_DEFAULT_PORT = 8000
 DNS_1035 = re.compile(r"^[a-z]([-a-z0-9]*[a-z0-9])?$")
 # A StatefulSet's pods carry controller-revision-hash=<statefulset>-<10 characters>, a label value
 # of at most 63 characters; LWS names each group's worker StatefulSet <lws>-<group>.
 STATEFULSET_NAME_MAX = 52
 NAME_MAX = 63
+# An NGC tag names a whole release: 1.2.0, 1.0.0rc4, never the line 1.2.
+FULL_VERSION = re.compile(r"^\d+\.\d+\.\d+([a-z0-9.]*)$")
 
 
 class Backend(str, enum.Enum):
@@ -230,9 +233,6 @@ def _containers() -> Mapping[str, Any]:
     return data
 
 
-FULL_VERSION = re.compile(r"^\d+\.\d+\.\d+([a-z0-9.]*)$")
-
-
 def release_image(version: str) -> ReleaseImage:
     """The default image for TensorRT-LLM `version` (compiler/catalog/containers.yaml)."""
     try:
@@ -260,14 +260,21 @@ def tolerations_from(texts: Iterable[str]) -> tuple[Toleration, ...]:
     return tuple(out)
 
 
-def _volume(section: Any) -> Volume | None:
+def _volume(section: KubeVolumeSection | None) -> Volume | None:
     if section is None:
         return None
     return Volume(section.claim, section.host_path, section.sub_path)
 
 
-def _amounts(section: Any) -> tuple[tuple[str, str], ...]:
-    return tuple((name, value) for name in ("cpu", "memory") if (value := getattr(section, name)) is not None)
+def _amounts(section: KubeResourcesSection) -> tuple[tuple[str, str], ...]:
+    return tuple((name, value) for name, value in (("cpu", section.cpu), ("memory", section.memory))
+                 if value is not None)
+
+
+def _secret(env: str, ref: str) -> SecretEnv:
+    """NAME: SECRET/KEY as the spec writes it (the spec's pattern guarantees the slash)."""
+    secret, key = ref.split("/", 1)
+    return SecretEnv(env, secret, key)
 
 
 def from_spec(spec: SpecFile, *, name: str, release_version: str, backend: Backend, server_argv: Sequence[str],
@@ -278,13 +285,12 @@ def from_spec(spec: SpecFile, *, name: str, release_version: str, backend: Backe
     `build_steps` are used only when launch.kubernetes.build_job is set. GPUs per pod are the world
     size over the nodes, rounded up when it does not divide (check() reports that layout).
     """
-    kube, target, parallel = spec.launch.kubernetes, spec.target, spec.parallelism
+    section, target, parallel = spec.launch.kubernetes, spec.target, spec.parallelism
     world = parallel.tp * parallel.pp
-    default = release_image(release_version)
-    image = kube.image or default.image
+    image = section.image or release_image(release_version).image
     return KubeLaunch(
         name=name,
-        namespace=kube.namespace,
+        namespace=section.namespace,
         image=image,
         backend=backend,
         tp=parallel.tp,
@@ -295,24 +301,24 @@ def from_spec(spec: SpecFile, *, name: str, release_version: str, backend: Backe
         port=spec.launch.serve.port,
         server_argv=tuple(server_argv),
         engine_rank_argv=tuple(engine_rank_argv),
-        model=_volume(kube.model),
-        build_dir=_volume(kube.build_dir),
-        replicas=kube.replicas,
-        labels=tuple(sorted(kube.labels.items())),
-        service_type=kube.service.type.value,
-        service_port=kube.service.port,
-        requests=_amounts(kube.requests),
-        limits=_amounts(kube.limits),
-        shm_size=kube.shm_size,
-        secrets=tuple(SecretEnv(env, *ref.split("/", 1)) for env, ref in sorted(kube.secrets.items())),
+        model=_volume(section.model),
+        build_dir=_volume(section.build_dir),
+        replicas=section.replicas,
+        labels=tuple(sorted(section.labels.items())),
+        service_type=section.service.type.value,
+        service_port=section.service.port,
+        requests=_amounts(section.requests),
+        limits=_amounts(section.limits),
+        shm_size=section.shm_size,
+        secrets=tuple(_secret(env, ref) for env, ref in sorted(section.secrets.items())),
         env_passthrough=tuple(spec.launch.env),
-        pull_secrets=tuple(kube.pull_secrets),
-        node_selector=tuple(sorted(kube.node_selector.items())),
-        tolerations=tolerations_from(kube.tolerations),
-        startup_timeout_s=kube.startup_timeout,
-        build_steps=tuple(build_steps) if kube.build_job else (),
+        pull_secrets=tuple(section.pull_secrets),
+        node_selector=tuple(sorted(section.node_selector.items())),
+        tolerations=tolerations_from(section.tolerations),
+        startup_timeout_s=section.startup_timeout,
+        build_steps=tuple(build_steps) if section.build_job else (),
         build_gpus=build_gpus or target.gpus_per_node,
-        image_is_default=kube.image is None and image is not None,
+        image_is_default=section.image is None and image is not None,
     )
 
 
@@ -320,8 +326,8 @@ def from_spec(spec: SpecFile, *, name: str, release_version: str, backend: Backe
 
 
 def kubelet_literal(text: str) -> str:
-    """`text` as the kubelet will hand it over: it expands $(VAR) in command, args and env values and
-    reads $$ as $, so every $ is doubled (expand.go @ fde22c3f)."""
+    """`text` escaped so that the kubelet hands it over as written: it expands $(VAR) in command, args
+    and env values and reads $$ as $, so every $ is doubled (expand.go @ fde22c3f)."""
     return text.replace("$", "$$")
 
 
@@ -508,7 +514,7 @@ def _service(k: KubeLaunch, selector: dict[str, str]) -> Manifest:
     return {
         "apiVersion": "v1",
         "kind": "Service",
-        "metadata": _metadata(k, k.name + SERVICE_SUFFIX, "server"),
+        "metadata": _metadata(k, k.name + SUFFIXES["service"], "server"),
         "spec": {"type": k.service_type, "selector": selector,
                  "ports": [{"name": "http", "port": port, "targetPort": "http", "protocol": "TCP"}]},
     }
