@@ -762,20 +762,28 @@ def check_server(k: KubeLaunch) -> list[Problem]:
         problems.append(Problem("launch.serve.host", Severity.ERROR,
                                 f"the server binds {host or 'localhost'}: the kubelet's probes and the Service reach "
                                 "the pod's own address", "use launch.serve.host: 0.0.0.0"))
+    return problems + _check_word_splitting(k)
+
+
+def _wrapped_words(k: KubeLaunch) -> Sequence[str]:
+    """The server's words that pass through trtllm-llmapi-launch: all of them when this launcher wraps
+    the server (PyTorch, several nodes), else those after it where the server's argv names it."""
     if k.backend is Backend.PYTORCH and k.multi_node:
-        problems += _check_word_splitting(argv)
-    return problems
+        return k.server_argv
+    names = [word.rsplit("/", 1)[-1] for word in k.server_argv]
+    return k.server_argv[names.index(MPI_WRAPPER) + 1:] if MPI_WRAPPER in names else ()
 
 
-def _check_word_splitting(argv: Sequence[str]) -> list[Problem]:
-    """trtllm-llmapi-launch runs its arguments as the unquoted "${@:1}" joined in one variable
-    (trtllm-llmapi-launch @ 020c89e6): a word with blanks or glob characters is split or expanded."""
-    split = [word for word in argv if any(c.isspace() or c in "*?[" for c in word)]
+def _check_word_splitting(k: KubeLaunch) -> list[Problem]:
+    """trtllm-llmapi-launch runs its arguments from one variable, unquoted ("${@:1}" then
+    $task_with_command: trtllm-llmapi-launch @ 020c89e6): a word with blanks or glob characters is
+    split or expanded on the way."""
+    split = [word for word in _wrapped_words(k) if any(c.isspace() or c in "*?[" for c in word)]
     if not split:
         return []
     return [Problem("launch.kubernetes", Severity.ERROR,
                     f"trtllm-llmapi-launch re-splits the server's words: {split[0]!r} would not arrive whole",
-                    "use paths and values without blanks or * ? [ on multi-node PyTorch serving")]
+                    "use paths and values without blanks or * ? [ where trtllm-llmapi-launch starts the server")]
 
 
 def _check_volume(volume: Volume | None, key: str, what: str) -> list[Problem]:

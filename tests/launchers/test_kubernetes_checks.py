@@ -84,10 +84,13 @@ def test_the_engine_servers_argv_is_checked_through_its_wrapper() -> None:
     assert _keys(_errors(broken)) == ["parallelism.tp", "parallelism.pp"]
 
 
-def test_multi_node_pytorch_words_must_survive_trtllm_llmapi_launch() -> None:
+def test_words_must_survive_trtllm_llmapi_launch() -> None:
     argv = serve_argv(8, 2, model="/model/Llama 2 70B")
     assert _keys(_errors(llama_70b_tp8_pp2(server_argv=argv))) == ["launch.kubernetes"]
     assert not _errors(llama_7b_tp2(server_argv=serve_argv(2, 1, model="/model/Llama 2 7B")))  # no wrapper on one node
+    wrapped = engine(llama_7b_tp2())
+    globbed = tuple("/model/llama-7b*" if word == kube.MODEL_MOUNT else word for word in wrapped.server_argv)
+    assert _keys(_errors(replace(wrapped, server_argv=globbed))) == ["launch.kubernetes"]
 
 
 # ---------------------------------------------------------------- volumes, image, names, environment
