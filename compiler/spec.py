@@ -11,7 +11,7 @@ from __future__ import annotations
 import enum
 from typing import Annotated
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, StringConstraints
 
 # Scalars whose YAML text is kept verbatim: `tensorrt_llm: 0.10` must stay "0.10", not 0.1.
 VERBATIM_SCALAR_KEYS: frozenset[tuple[str, ...]] = frozenset({("target", "tensorrt_llm")})
@@ -237,6 +237,118 @@ EnvName = Annotated[str, StringConstraints(pattern=r"^[A-Za-z_][A-Za-z0-9_]{0,12
 HostName = Annotated[str, StringConstraints(min_length=1, max_length=255)]
 
 
+# Kubernetes names and values, in the forms the API server accepts (DNS-1123 labels and
+# subdomains, label keys and values, resource quantities), so a typo fails `check`, not `kubectl apply`.
+_DNS_LABEL = r"[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?"
+_DNS_SUBDOMAIN = r"[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*"
+_LABEL_NAME = r"[A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?"
+_LABEL_KEY = rf"({_DNS_SUBDOMAIN}/)?{_LABEL_NAME}"
+_LABEL_VALUE = rf"({_LABEL_NAME})?"
+_TAINT_EFFECT = "NoSchedule|PreferNoSchedule|NoExecute"
+
+KubeName = Annotated[
+    str, StringConstraints(pattern=rf"^{_DNS_LABEL}$"),
+    Field(description="a DNS-1123 label: lowercase letters, digits and '-', at most 63 characters"),
+]
+KubeObjectName = Annotated[
+    str, StringConstraints(max_length=253, pattern=rf"^{_DNS_SUBDOMAIN}$"),
+    Field(description="a DNS-1123 subdomain: lowercase letters, digits, '-' and '.'"),
+]
+LabelKey = Annotated[str, StringConstraints(max_length=317, pattern=rf"^{_LABEL_KEY}$")]
+LabelValue = Annotated[str, StringConstraints(max_length=63, pattern=rf"^{_LABEL_VALUE}$")]
+SecretKeyRef = Annotated[
+    str, StringConstraints(max_length=507, pattern=rf"^{_DNS_SUBDOMAIN}/[-._a-zA-Z0-9]{{1,253}}$"),
+    Field(description="SECRET/KEY: a Secret's name and one of its keys"),
+]
+Toleration = Annotated[
+    str, StringConstraints(max_length=400, pattern=rf"^{_LABEL_KEY}(={_LABEL_VALUE})?(:({_TAINT_EFFECT}))?$"),
+    Field(description="a taint to tolerate, as `kubectl taint` writes it: KEY[=VALUE][:EFFECT]"),
+]
+ImageRef = Annotated[
+    str, StringConstraints(max_length=1024, pattern=r"^[A-Za-z0-9][A-Za-z0-9._/:@-]*$"),
+    Field(description="a container image reference, e.g. nvcr.io/nvidia/tensorrt-llm/release:1.2.0"),
+]
+NodePath = Annotated[
+    str, StringConstraints(max_length=4096, pattern=r"^/[^\x00\n\r]*$"),
+    Field(description="an absolute path on the node"),
+]
+VolumePath = Annotated[
+    str, StringConstraints(max_length=4096, pattern=r"^[A-Za-z0-9._-][A-Za-z0-9._/-]*$"),
+    Field(description="a relative folder inside the volume"),
+]
+
+
+def _quantity_text(value: object) -> object:
+    """`cpu: 16` is as natural as `cpu: "16"`; both mean the quantity 16."""
+    return str(value) if isinstance(value, int) and not isinstance(value, bool) else value
+
+
+Quantity = Annotated[
+    str,
+    BeforeValidator(_quantity_text, json_schema_input_type=str | int),
+    StringConstraints(max_length=64, pattern=r"^[0-9]+(\.[0-9]+)?(m|k|M|G|T|P|E|Ki|Mi|Gi|Ti|Pi|Ei)?$"),
+    Field(description="a Kubernetes quantity: 16, 500m, 64Gi"),
+]
+
+
+class KubeServiceType(str, enum.Enum):
+    CLUSTER_IP = "ClusterIP"
+    NODE_PORT = "NodePort"
+    LOAD_BALANCER = "LoadBalancer"
+
+
+class KubeVolumeSection(Strict):
+    claim: KubeObjectName | None = Field(None, description="a PersistentVolumeClaim's name (ReadOnlyMany or "
+                                         "ReadWriteMany when several nodes share it)")
+    host_path: NodePath | None = Field(None, description="a folder on every node that runs a pod (hostPath)")
+    sub_path: VolumePath | None = Field(None, description="the folder inside the claim or host path")
+
+
+class KubeServiceSection(Strict):
+    type: KubeServiceType = Field(KubeServiceType.CLUSTER_IP, description="Service type")
+    port: Annotated[int, Field(strict=True, ge=1, le=65535)] | None = Field(
+        None, description="the Service's port (default: launch.serve.port)"
+    )
+
+
+class KubeResourcesSection(Strict):
+    cpu: Quantity | None = Field(None, description="CPU cores")
+    memory: Quantity | None = Field(None, description="memory, e.g. 200Gi")
+
+
+class KubernetesSection(Strict):
+    image: ImageRef | None = Field(
+        None, description="container image (default: the NGC release container of target.tensorrt_llm)"
+    )
+    pull_secrets: list[KubeObjectName] = Field(
+        default_factory=list, description="imagePullSecrets by name (nvcr.io needs one for NGC images)"
+    )
+    namespace: KubeName = Field("default", description="namespace of every object")
+    labels: dict[LabelKey, LabelValue] = Field(default_factory=dict, description="labels added to every object")
+    replicas: Annotated[int, Field(strict=True, ge=0, le=1000)] = Field(
+        1, description="serving copies: pods of a Deployment, or groups of a LeaderWorkerSet"
+    )
+    service: KubeServiceSection = Field(default_factory=KubeServiceSection, description="the Service in front")
+    model: KubeVolumeSection | None = Field(None, description="where the pods read the model (mounted at /model)")
+    build_dir: KubeVolumeSection | None = Field(
+        None, description="where the compiled build folder is (mounted at /build)"
+    )
+    requests: KubeResourcesSection = Field(
+        default_factory=KubeResourcesSection, description="CPU and memory requests of a pod (GPUs follow tp x pp)"
+    )
+    limits: KubeResourcesSection = Field(default_factory=KubeResourcesSection, description="CPU and memory limits")
+    shm_size: Quantity | None = Field(None, description="size limit of the in-memory /dev/shm (default: none)")
+    secrets: dict[EnvName, SecretKeyRef] = Field(
+        default_factory=dict, description="environment variables read from Secrets, NAME: SECRET/KEY (never values)"
+    )
+    node_selector: dict[LabelKey, LabelValue] = Field(default_factory=dict, description="nodeSelector of the pods")
+    tolerations: list[Toleration] = Field(default_factory=list, description="taints the pods tolerate")
+    build_job: bool = Field(False, description="also write a Job that runs the build steps in the cluster")
+    startup_timeout: Annotated[int, Field(strict=True, ge=60, le=86400)] = Field(
+        1800, description="seconds allowed for workers to join and the model to load before probes count"
+    )
+
+
 class LaunchSection(Strict):
     launcher: Launcher = Field(Launcher.MPIRUN, description="how ranks are started")
     entrypoint: Entrypoint = Field(Entrypoint.RUN, description="run: a smoke generation with run.py; serve: a server")
@@ -244,6 +356,9 @@ class LaunchSection(Strict):
     run: RunSection = Field(default_factory=RunSection, description="the smoke generation of entrypoint run")
     serve: ServeSection = Field(default_factory=ServeSection, description="the server of entrypoint serve")
     slurm: SlurmSection = Field(default_factory=SlurmSection, description="sbatch settings of launcher slurm")
+    kubernetes: KubernetesSection = Field(
+        default_factory=KubernetesSection, description="manifests of launcher kubernetes (docs/kubernetes.md)"
+    )
     env: list[EnvName] = Field(
         default_factory=list,
         description="environment variables passed to every rank by name (values such as tokens are never written)",

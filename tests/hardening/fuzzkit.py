@@ -90,6 +90,8 @@ def leaf_values(leaf: Leaf) -> st.SearchStrategy[Any]:
         own = st.one_of(st.sampled_from(HOSTILE_TEXT), st.text(max_size=80), long)
     if leaf.is_list:
         own = st.one_of(st.lists(own, max_size=5), own)
+    if leaf.is_map:
+        own = st.one_of(st.dictionaries(st.sampled_from(["a", "b.example/c", "Bad Key", ""]), own, max_size=3), own)
     return st.one_of(own, own, own, any_values(4))
 
 
@@ -277,7 +279,7 @@ def valid_specs(draw: st.DrawFn) -> dict[str, Any]:
             continue
         value = draw(_plausible(leaf))
         if value is not None:
-            _set(data, leaf.path, [value] if leaf.is_list else value)
+            _set(data, leaf.path, leaf.holding(value))
     return data
 
 

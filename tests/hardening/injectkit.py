@@ -94,13 +94,13 @@ def context(leaf: Leaf) -> dict[str, Any]:
 
 
 def spec_with(host: Host, leaf: Leaf, value: str) -> dict[str, Any]:
-    """The base spec in the leaf's context, with the leaf set to `value` (a one-item list for list leaves)."""
+    """The base spec in the leaf's context, with the leaf set to `value` (in a list or mapping for those leaves)."""
     data = deep_merge(base_spec(host), context(leaf))
     data = _drop_nones(data)
     node = data
     for part in leaf.path[:-1]:
         node = node.setdefault(part, {})
-    node[leaf.path[-1]] = [value] if leaf.is_list else value
+    node[leaf.path[-1]] = leaf.holding(value)
     return data
 
 

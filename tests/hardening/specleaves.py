@@ -3,7 +3,8 @@
 A new field in compiler/spec.py is picked up here automatically, so the fuzz and
 injection tests cover it without an edit. Each leaf carries what the fuzzers need:
 its key path, its base type (int, float, bool, str or an Enum), whether it is a list
-of such values, and its declared bounds, length limit and pattern.
+of such values or a mapping of names to them, and its declared bounds, length limit and
+pattern (of the values; a mapping's keys are left to the mutations).
 """
 
 from __future__ import annotations
@@ -31,6 +32,7 @@ class Leaf:
     path: KeyPath
     base: type
     is_list: bool = False
+    is_map: bool = False
     optional: bool = False
     ge: float | None = None
     le: float | None = None
@@ -46,6 +48,14 @@ class Leaf:
     def is_text(self) -> bool:
         """A free string (not an enum): where a user can type anything."""
         return self.base is str
+
+    def holding(self, value: Any) -> Any:
+        """`value` in the leaf's own shape: a one-item list, a one-entry mapping, or itself."""
+        if self.is_list:
+            return [value]
+        if self.is_map:
+            return {"name": value}
+        return value
 
 
 def _constraints(leaf: dict[str, Any], items: typing.Iterable[object]) -> None:
@@ -67,7 +77,7 @@ def _constraints(leaf: dict[str, Any], items: typing.Iterable[object]) -> None:
 
 
 def _unwrap(annotation: object, leaf: dict[str, Any]) -> object:
-    """Strip Optional, list[...] and Annotated, recording what was stripped."""
+    """Strip Optional, list[...], dict[..., ...] and Annotated, recording what was stripped."""
     origin = typing.get_origin(annotation)
     if origin in (typing.Union, types.UnionType):
         args = [a for a in typing.get_args(annotation) if a is not type(None)]
@@ -76,6 +86,9 @@ def _unwrap(annotation: object, leaf: dict[str, Any]) -> object:
     if origin is list:
         leaf["is_list"] = True
         return _unwrap(typing.get_args(annotation)[0], leaf)
+    if origin is dict:
+        leaf["is_map"] = True
+        return _unwrap(typing.get_args(annotation)[1], leaf)
     if origin is typing.Annotated:
         base, *meta = typing.get_args(annotation)
         _constraints(leaf, meta)
