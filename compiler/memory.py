@@ -129,6 +129,9 @@ class MemoryEstimate:
     kv_cache_bytes: int
     activation_bytes: int
     total_weights_bytes: int
+    # Where the KV cache takes a share of what is left (the PyTorch backend): how many max-length sequences it
+    # holds. None where it is sized for max_batch_size sequences up front (an engine).
+    kv_sequences: int | None = None
 
     @property
     def total_bytes(self) -> int:
@@ -154,6 +157,7 @@ class MemoryEstimate:
             },
             "total_weights_bytes": self.total_weights_bytes,
             "fits": self.fits,
+            "kv_sequences": self.kv_sequences,
         }
 
 
@@ -182,6 +186,19 @@ def estimate_serving(shape: ServingShape, gpu_memory_bytes: int) -> MemoryEstima
     # Every tp rank of a whole (pp 1) engine holds the same bytes: one product, not a loop over up to 2**20 ranks.
     total_weights = weights_per_gpu(shape.model, shape.fmt, shape.group_size, shape.dtype_bytes, shape.tp, 1) * shape.tp
     return MemoryEstimate(gpu_memory_bytes, weights, kv, acts, total_weights)
+
+
+def estimate_shared_kv(shape: ServingShape, gpu_memory_bytes: int, kv_fraction: float, reserve_bytes: int) -> MemoryEstimate:
+    """The PyTorch backend's memory: weights, activations and `reserve_bytes` (CUDA graphs) first; the KV cache
+    then takes `kv_fraction` of what is left, and holds that many max-length sequences."""
+    sequences = shape.max_batch_size * shape.max_beam_width
+    weights = weights_per_gpu(shape.model, shape.fmt, shape.group_size, shape.dtype_bytes, shape.tp, shape.pp)
+    acts = activations_per_gpu(shape.model, shape.dtype_bytes, shape.tp, shape.max_num_tokens, sequences) + reserve_bytes
+    usable = int(gpu_memory_bytes * (1 - RESERVED_FRACTION))
+    kv = max(0, int((usable - weights - acts) * kv_fraction))
+    one = kv_cache_per_gpu(shape.model, shape.kv, shape.tp, shape.pp, 1, shape.max_seq_len)
+    total_weights = weights_per_gpu(shape.model, shape.fmt, shape.group_size, shape.dtype_bytes, shape.tp, 1) * shape.tp
+    return MemoryEstimate(gpu_memory_bytes, weights, kv, acts, total_weights, kv // one if one else 0)
 
 
 def full_precision_bytes(model: ModelFacts, dtype_bytes: int) -> int:

@@ -8,6 +8,7 @@ choice whenever accuracy matters and the GPU has it.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from compiler.spec import AccuracyPreference, QuantFormat
@@ -54,9 +55,11 @@ AUTO_TABLE: tuple[AutoRow, ...] = (
 )
 
 
-def choose_auto_format(sm: int, max_batch_size: int, preference: AccuracyPreference) -> tuple[QuantFormat, str]:
-    """Pick the format for `auto` and say why in one sentence."""
+def choose_auto_format(sm: int, max_batch_size: int, preference: AccuracyPreference,
+                       servable: Callable[[QuantFormat], bool] = lambda fmt: True) -> tuple[QuantFormat, str]:
+    """Pick the format for `auto` among those the backend can serve, and say why in one sentence."""
     for row in AUTO_TABLE:
-        if row.min_batch <= max_batch_size <= row.max_batch and sm >= row.min_sm and preference in row.preferences:
+        if row.min_batch <= max_batch_size <= row.max_batch and sm >= row.min_sm and preference in row.preferences \
+                and servable(row.choice):
             return row.choice, f"auto picked {row.choice.value}: {row.why}"
-    raise AssertionError("AUTO_TABLE has a catch-all row")
+    return QuantFormat.NONE, "auto found no quantization format this backend serves on this GPU, so none"

@@ -27,6 +27,7 @@ from compiler.plan.model import (
     EXAMPLES_DIR,
     HOSTFILE,
     MODEL_DIR,
+    MODELOPT_DIR,
     STEP_OUT,
     VARIABLE_ENV,
     Arg,
@@ -41,8 +42,9 @@ if TYPE_CHECKING:
 
 TEMPLATES = Path(__file__).resolve().parent / "templates"
 # Definition order in a script preamble; BUILD_DIR first, since the others may be relative to it.
-VARIABLE_ORDER = (BUILD_DIR, MODEL_DIR, EXAMPLES_DIR, HOSTFILE, STEP_OUT)
-REQUIRED_WHAT = {MODEL_DIR: "the model folder", HOSTFILE: "a hostfile with one line per node"}
+VARIABLE_ORDER = (BUILD_DIR, MODEL_DIR, EXAMPLES_DIR, MODELOPT_DIR, HOSTFILE, STEP_OUT)
+REQUIRED_WHAT = {MODEL_DIR: "the model folder", HOSTFILE: "a hostfile with one line per node",
+                 MODELOPT_DIR: "a Model-Optimizer checkout (its examples/llm_ptq/hf_ptq.py)"}
 GENERATED = "written by `trtdeploy compile`; edits are overwritten"
 
 
@@ -150,14 +152,15 @@ def render_rank(plan: Plan) -> str:
     )
 
 
-def render_mpirun(plan: Plan) -> str:
+def render_start(plan: Plan) -> str:
+    """The script that starts the ranks: mpirun over them, or the one process that spawns its own workers."""
     launch = plan.launch
     rank_env = [name for name in launch.env_passthrough if name in RANK_ENV_NAMES]
+    how = (f"{launch.world_size} MPI ranks, {launch.ranks_per_node} per node, one per GPU" if launch.argv[:1] == ("mpirun",)
+           else f"one process that starts its own workers on {launch.world_size} GPU(s)")
     return _render(
-        "launch/mpirun.sh.j2",
-        header=_header(f"trtdeploy launch of {plan.name}: {launch.world_size} MPI ranks, "
-                       f"{launch.ranks_per_node} per node, one per GPU", f"fingerprint {launch.fingerprint}",
-                       GENERATED),
+        "launch/start.sh.j2",
+        header=_header(f"trtdeploy launch of {plan.name}: {how}", f"fingerprint {launch.fingerprint}", GENERATED),
         definitions=definitions([launch.argv], plan.variables),
         exports=[f"export {name}=${{{name}:-}}" for name in rank_env],
         command=command_lines(launch.argv, "exec "),
@@ -191,7 +194,7 @@ def render_hostfile(plan: Plan) -> str:
 # How each kind of launch file is rendered (Launch.files maps a path to its kind).
 LAUNCH_RENDERERS: dict[str, Callable[[Plan], str]] = {
     "rank": render_rank,
-    "mpirun": render_mpirun,
+    "start": render_start,
     "sbatch": render_sbatch,
     "hostfile": render_hostfile,
 }

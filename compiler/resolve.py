@@ -26,6 +26,19 @@ MAX_CONFIG_BYTES = 4 << 20
 
 
 @dataclass(frozen=True)
+class CheckpointFacts:
+    """What a given quantized checkpoint says of itself, when its folder can be read at check time.
+
+    `kind` is "modelopt" (an hf_quant_config.json, ModelOpt's HF export) or the quant_method of
+    config.json's quantization_config ("gptq", "awq", ...); the algos are hf_quant_config.json's.
+    """
+
+    kind: str
+    quant_algo: str | None = None
+    kv_cache_quant_algo: str | None = None
+
+
+@dataclass(frozen=True)
 class Resolved:
     """A spec with every fact the rules and the planner need. Frozen; nothing downstream mutates it."""
 
@@ -37,6 +50,7 @@ class Resolved:
     model_dir: str | None
     tokenizer_dir: str | None
     checkpoint_dir: str | None
+    checkpoint: CheckpointFacts | None
     calibration_dataset: str | None
     gpu: GpuFacts
     build_gpu: GpuFacts
@@ -94,6 +108,31 @@ def _absolute(loaded: LoadedSpec, key: KeyPath, value: str | None) -> str | None
     # os.path.expanduser leaves an unknown `~user` as written, as a shell does; Path.expanduser raises.
     path = Path(os.path.expanduser(value))
     return str(path if path.is_absolute() else (_spec_dir(loaded, key) / path).resolve())
+
+
+def _read_json(path: Path) -> object:
+    """A small JSON file, or None when it is missing, unreadable, too large or not JSON."""
+    try:
+        if path.stat().st_size > MAX_CONFIG_BYTES:
+            return None
+        return json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError, RecursionError):
+        return None
+
+
+def checkpoint_facts(folder: str | None) -> CheckpointFacts | None:
+    """The kind of a given checkpoint folder: ModelOpt's hf_quant_config.json, else config.json's quant_method."""
+    if folder is None:
+        return None
+    modelopt = _read_json(Path(folder) / "hf_quant_config.json")
+    if isinstance(modelopt, dict) and isinstance(modelopt.get("quantization"), dict):
+        quant = modelopt["quantization"]
+        algo, kv = quant.get("quant_algo"), quant.get("kv_cache_quant_algo")
+        return CheckpointFacts("modelopt", algo if isinstance(algo, str) else None, kv if isinstance(kv, str) else None)
+    config = _read_json(Path(folder) / "config.json")
+    method = config.get("quantization_config", {}).get("quant_method") if isinstance(config, dict) and \
+        isinstance(config.get("quantization_config"), dict) else None
+    return CheckpointFacts(method) if isinstance(method, str) else None
 
 
 def _read_config(model_dir: str) -> dict[str, object] | None:
@@ -185,6 +224,7 @@ def resolve(loaded: LoadedSpec) -> Resolution:
         return Resolution(None, loaded.findings)
     findings: list[Finding] = list(loaded.findings)
     model_dir = _absolute(loaded, ("model", "path"), spec.model.path)
+    checkpoint_dir = _absolute(loaded, ("quantization", "checkpoint"), spec.quantization.checkpoint)
     model, origin, problems = _model_facts(loaded, spec, model_dir)
     findings += problems
     gpu, problems = _gpu(loaded, "target.gpu", spec.target.gpu)
@@ -206,7 +246,8 @@ def resolve(loaded: LoadedSpec) -> Resolution:
         model_origin=origin,
         model_dir=model_dir,
         tokenizer_dir=_absolute(loaded, ("model", "tokenizer"), spec.model.tokenizer) or model_dir,
-        checkpoint_dir=_absolute(loaded, ("quantization", "checkpoint"), spec.quantization.checkpoint),
+        checkpoint_dir=checkpoint_dir,
+        checkpoint=checkpoint_facts(checkpoint_dir),
         calibration_dataset=_calibration(loaded, spec),
         gpu=gpu,
         build_gpu=build_gpu,

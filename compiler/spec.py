@@ -9,7 +9,7 @@ Every field's `description` feeds `trtdeploy schema` and docs/spec.md.
 from __future__ import annotations
 
 import enum
-from typing import Annotated
+from typing import Annotated, Any
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, StringConstraints
 
@@ -94,6 +94,14 @@ class AutoToggle(str, enum.Enum):
     AUTO = "auto"
     ENABLE = "enable"
     DISABLE = "disable"
+
+
+class BackendChoice(str, enum.Enum):
+    """Which TensorRT-LLM execution path serves the model; auto decides per release and spec."""
+
+    AUTO = "auto"
+    TENSORRT = "tensorrt"
+    PYTORCH = "pytorch"
 
 
 class Launcher(str, enum.Enum):
@@ -189,6 +197,11 @@ class PluginsSection(Strict):
 
 class TargetSection(Strict):
     gpu: str | None = Field(None, description="a GPU id from the catalog (`trtdeploy gpus`), case-insensitive")
+    backend: BackendChoice = Field(
+        BackendChoice.AUTO,
+        description="tensorrt (engines: checkpoint -> trtllm-build), pytorch (a Hugging Face checkpoint served by "
+        "trtllm-serve; 1.0 and newer, the only one from 1.3), or auto: per release and what the spec needs",
+    )
     gpus_per_node: Annotated[int, Field(strict=True, ge=1, le=64)] = Field(8, description="GPUs on each node")
     nodes: Annotated[int, Field(strict=True, ge=1, le=4096)] = Field(1, description="number of nodes")
     tensorrt_llm: Annotated[str, StringConstraints(pattern=r"^\d{1,3}(\.\d{1,4}){1,2}[a-z0-9.]*$")] | None = Field(
@@ -203,6 +216,15 @@ class TargetSection(Strict):
 
 class BuildSection(Strict):
     gpu: str | None = Field(None, description="GPU of the build host (default: target.gpu)")
+    modelopt_dir: PathText | None = Field(
+        None,
+        description="a Model-Optimizer checkout on the build host, whose examples/llm_ptq/hf_ptq.py quantizes for the "
+        "PyTorch backend (overridden by $TRTDEPLOY_MODELOPT_DIR)",
+    )
+    modelopt: Annotated[str, StringConstraints(pattern=r"^\d{1,3}\.\d{1,4}(\.\d{1,4})?$")] | None = Field(
+        None, description="the ModelOpt release installed on the build host (default: the one the TensorRT-LLM "
+        "release pins); it picks hf_ptq.py's flags",
+    )
     gpus: Annotated[int, Field(strict=True, ge=1, le=64)] | None = Field(
         None, description="GPUs on the build host (default: target.gpus_per_node)"
     )
@@ -210,6 +232,33 @@ class BuildSection(Strict):
         None, description="host RAM of the build host, GiB; enables the build-time host memory check"
     )
     workers: Annotated[int, Field(strict=True, ge=1, le=64)] = Field(1, description="parallel build workers")
+
+
+class CudaGraphSection(Strict):
+    enabled: bool = Field(True, description="capture CUDA graphs for decoding (cuda_graph_config; false: null)")
+    batch_sizes: list[Count] | None = Field(None, description="batch sizes to capture (default: the release's list)")
+    max_batch_size: Annotated[int, Field(strict=True, ge=0, le=MAX_COUNT)] | None = Field(
+        None, description="capture batch sizes up to this one (default: the release's, 128)"
+    )
+    padding: bool | None = Field(None, description="pad batches up to a captured size (enable_padding)")
+
+
+class RuntimeSection(Strict):
+    """The PyTorch backend's LLM-API settings, written into launch/llm_api_options.yaml."""
+
+    kv_cache_free_gpu_memory_fraction: Annotated[float, Field(gt=0, le=1, allow_inf_nan=False)] | None = Field(
+        None, description="share of free GPU memory the KV cache takes after the model loads (default: 0.9)"
+    )
+    enable_block_reuse: bool | None = Field(None, description="reuse KV-cache blocks of shared prefixes (default: on)")
+    enable_chunked_prefill: AutoToggle = Field(
+        AutoToggle.AUTO, description="split long prompts over several steps; auto: on when max_input_len exceeds "
+        "max_num_tokens"
+    )
+    cuda_graphs: CudaGraphSection = Field(default_factory=CudaGraphSection, description="CUDA graph capture")
+    llm_api_options: dict[str, Any] = Field(
+        default_factory=dict, description="more LLM-API keys, merged into launch/llm_api_options.yaml and checked "
+        "against the release's TorchLlmArgs",
+    )
 
 
 class RunSection(Strict):
@@ -387,6 +436,9 @@ class SpecFile(Strict):
         default_factory=TargetSection, description="where it runs: GPU, nodes, TensorRT-LLM release"
     )
     build: BuildSection = Field(default_factory=BuildSection, description="the build host, when it differs")
+    runtime: RuntimeSection = Field(
+        default_factory=RuntimeSection, description="LLM-API settings of the PyTorch backend (trtllm-serve --config)"
+    )
     launch: LaunchSection = Field(default_factory=LaunchSection, description="how the ranks are started")
     ignore: list[RuleCode] = Field(default_factory=list, description="rule codes silenced for this spec")
     error: list[RuleCode] = Field(default_factory=list, description="rule codes raised to errors for this spec")

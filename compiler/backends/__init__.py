@@ -7,7 +7,8 @@ steps and says what each rank runs. `compiler.decide` asks the registered backen
 
 | backend | module | path |
 |---|---|---|
-| tensorrt | compiler/backends/tensorrt.py | checkpoint (quantize.py / convert_checkpoint.py / GPTQModel) -> trtllm-build -> engine |
+| tensorrt | compiler/backends/tensorrt/ | checkpoint (quantize.py / convert_checkpoint.py / GPTQModel) -> trtllm-build -> engine |
+| pytorch | compiler/backends/pytorch/ | a Hugging Face checkpoint (ModelOpt's hf_ptq.py, or none) -> trtllm-serve |
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING, Protocol
 
 from compiler.decide.model import Backend, Limits, Route, Setting
-from compiler.findings import Finding
+from compiler.findings import Finding, draft
 from compiler.resolve import Resolved
 from compiler.spec import KvCacheDtype, QuantFormat
 
@@ -48,8 +49,22 @@ class BackendModule(Protocol):
         """Add the backend's steps; return what each rank runs to serve (or smoke-test) the result."""
 
 
+# Characters trtllm-llmapi-launch's unquoted re-expansion splits or globs on.
+SPLIT_BY_WRAPPER = frozenset(" \t\n*?[")
+
+
+def wrapper_split_gaps(r: Resolved) -> list[Finding]:
+    """P106 drafts: the paths and values trtllm-serve gets that trtllm-llmapi-launch would split or glob."""
+    words = {"model.path": r.model_dir, "model.tokenizer": r.tokenizer_dir, "quantization.checkpoint": r.checkpoint_dir,
+             "launch.serve.host": r.spec.launch.serve.host}
+    return [draft(key, f"{key} {value!r} holds a blank or * ? [; trtllm-llmapi-launch would split or expand it",
+                  code="P106") for key, value in words.items()
+            if value is not None and SPLIT_BY_WRAPPER & set(value) and r.is_written(key)]
+
+
 BACKENDS: dict[Backend, str] = {
     Backend.TENSORRT: "compiler.backends.tensorrt",
+    Backend.PYTORCH: "compiler.backends.pytorch",
 }
 
 

@@ -13,7 +13,9 @@ from __future__ import annotations
 import posixpath
 from dataclasses import replace
 
-from compiler.backends import backend_module
+from compiler.backends import BackendModule, backend_module
+from compiler.backends import pytorch, tensorrt
+from compiler.catalog import pytorch_backend
 from compiler.decide.limits import decide_limits
 from compiler.decide.model import (
     Backend,
@@ -28,38 +30,62 @@ from compiler.decide.model import (
 from compiler.launchers import launcher_module
 from compiler.policy import choose_auto_format
 from compiler.resolve import Resolved
-from compiler.spec import CalibrationSection, KvCacheDtype, QuantFormat
+from compiler.spec import BackendChoice, CalibrationSection, KvCacheDtype, QuantFormat
+
 
 def decide(r: Resolved) -> Decided:
     """Make every decision of a resolved spec. Never raises for bad input: what cannot be planned is a gap."""
-    backend = _backend(r)
-    module = backend_module(backend.value)
-    fmt = _format(r)
     kv = _kv_cache(r)
+    fmt = _format(r, backend_module(_preferred_backend(r)), kv.value)
+    backend = _backend(r, fmt.value, kv.value)
+    module = backend_module(backend.value)
     route = module.route(r, fmt.value, kv.value)
     limits = decide_limits(r)
     decided = Decided(
         resolved=r, backend=backend, format=fmt, kv_cache=kv, route=route,
         calibration=_calibration(r, route), limits=limits, topology=_topology(r),
         settings=module.settings(r, fmt.value, kv.value, route, limits),
-        notes=tuple(_notes(r, fmt, route)),
+        notes=tuple(_notes(backend, fmt, route)),
     )
     launcher = launcher_module(r.spec.launch.launcher)
     return replace(decided, gaps=(*module.gaps(decided), *launcher.gaps(decided)),
                    notes=(*decided.notes, *launcher.notes(decided)))
 
 
-def _backend(r: Resolved) -> Setting[Backend]:
-    return Setting("target.backend", Backend.TENSORRT, Origin.DEFAULT,
-                   f"TensorRT-LLM {r.release.version} is planned on the TensorRT engine path")
+def _preferred_backend(r: Resolved) -> Backend:
+    """The backend `format: auto` picks for: the written one, else the release's default."""
+    written = r.spec.target.backend
+    if written is not BackendChoice.AUTO:
+        return Backend(written.value)
+    return Backend.PYTORCH if pytorch.supported_here(r) else Backend.TENSORRT
 
 
-def _format(r: Resolved) -> Setting[QuantFormat]:
+def _backend(r: Resolved, fmt: QuantFormat, kv: KvCacheDtype) -> Setting[Backend]:
+    """The written backend, or auto's choice: the engine path before 1.0, the PyTorch backend once the engine
+    path is gone, and in between the PyTorch backend unless the spec needs what only the engine path has."""
+    key, written, version = "target.backend", r.spec.target.backend, r.release.version
+    if written is not BackendChoice.AUTO:
+        return Setting(key, Backend(written.value), Origin.WRITTEN, "set by the spec")
+    if not pytorch.supported_here(r):
+        return Setting(key, Backend.TENSORRT, Origin.DECIDED,
+                       f"TensorRT-LLM {version} predates the PyTorch backend (1.0): the engine path is its only one")
+    engine = pytorch_backend.engine_path(r.release.exact)
+    if engine.state != "present":
+        return Setting(key, Backend.PYTORCH, Origin.DECIDED, f"the PyTorch backend is TensorRT-LLM {version}'s only "
+                       f"one: the engine path is {engine.state} there ({engine.note})")
+    why = pytorch.unsupported(r, fmt, kv)
+    if why is not None and tensorrt.unsupported(r, fmt, kv) is None:
+        return Setting(key, Backend.TENSORRT, Origin.DECIDED, f"{why}; the engine path of {version} can")
+    return Setting(key, Backend.PYTORCH, Origin.DECIDED, f"the default backend of TensorRT-LLM {version}")
+
+
+def _format(r: Resolved, module: BackendModule, kv: KvCacheDtype) -> Setting[QuantFormat]:
     written = r.spec.quantization.format
     if written is not QuantFormat.AUTO:
         origin = Origin.WRITTEN if r.is_written("quantization.format") else Origin.DEFAULT
         return Setting("quantization.format", written, origin)
-    fmt, reason = choose_auto_format(r.gpu.sm, r.spec.limits.max_batch_size, r.spec.quantization.accuracy)
+    fmt, reason = choose_auto_format(r.gpu.sm, r.spec.limits.max_batch_size, r.spec.quantization.accuracy,
+                                     lambda candidate: module.unsupported(r, candidate, kv) is None)
     return Setting("quantization.format", fmt, Origin.DECIDED, reason)
 
 
@@ -88,8 +114,10 @@ def _topology(r: Resolved) -> Topology:
     return Topology(par.tp, par.pp, world, target.nodes, max(1, world // target.nodes), target.gpus_per_node)
 
 
-def _notes(r: Resolved, fmt: Setting[QuantFormat], route: Route) -> list[Note]:
+def _notes(backend: Setting[Backend], fmt: Setting[QuantFormat], route: Route) -> list[Note]:
     notes = []
+    if backend.origin is Origin.DECIDED:
+        notes.append(Note("target.backend", backend.value.value, backend.reason))
     if fmt.origin is Origin.DECIDED:
         notes.append(Note("quantization.format", fmt.value.value, fmt.reason))
     notes.append(Note("quantization.path", route.kind.value, route.reason))

@@ -6,11 +6,14 @@ and topology; `serving_estimate(d, tp=4)` tries an alternative for a hint.
 
 from __future__ import annotations
 
-from compiler.decide.model import Decided
-from compiler.memory import MemoryEstimate, ServingShape, estimate_serving
+from compiler.decide.model import Backend, Decided
+from compiler.memory import MemoryEstimate, ServingShape, estimate_serving, estimate_shared_kv
 from compiler.spec import KvCacheDtype, ModelDtype, QuantFormat
 
 DTYPE_BYTES = {ModelDtype.FLOAT16: 2, ModelDtype.BFLOAT16: 2}
+# What captured CUDA graphs and their pools keep, an estimate: decoding graphs of up to 128 sequences hold
+# small activation buffers per batch size, and PyTorch's caching allocator keeps a pool per graph.
+CUDA_GRAPH_RESERVE = 512 << 20
 
 
 def serving_shape(d: Decided, *, fmt: QuantFormat | None = None, kv: KvCacheDtype | None = None,
@@ -34,5 +37,15 @@ def serving_shape(d: Decided, *, fmt: QuantFormat | None = None, kv: KvCacheDtyp
 
 def serving_estimate(d: Decided, *, fmt: QuantFormat | None = None, kv: KvCacheDtype | None = None,
                      tp: int | None = None, pp: int | None = None) -> MemoryEstimate:
-    """Memory per GPU of the spec as decided (or with an alternative, see serving_shape)."""
-    return estimate_serving(serving_shape(d, fmt=fmt, kv=kv, tp=tp, pp=pp), d.r.gpu.memory_bytes)
+    """Memory per GPU of the spec as decided (or with an alternative, see serving_shape).
+
+    An engine sizes its KV cache for max_batch_size full sequences; the PyTorch backend gives
+    the KV cache a share (runtime.kv_cache_free_gpu_memory_fraction) of what weights,
+    activations and CUDA graphs leave.
+    """
+    shape = serving_shape(d, fmt=fmt, kv=kv, tp=tp, pp=pp)
+    if d.backend.value is Backend.PYTORCH:
+        fraction = float(d.value("runtime.kv_cache_free_gpu_memory_fraction"))  # type: ignore[arg-type]
+        reserve = CUDA_GRAPH_RESERVE if d.r.spec.runtime.cuda_graphs.enabled else 0
+        return estimate_shared_kv(shape, d.r.gpu.memory_bytes, fraction, reserve)
+    return estimate_serving(shape, d.r.gpu.memory_bytes)

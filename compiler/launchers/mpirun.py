@@ -27,6 +27,8 @@ from compiler.spec import Launcher
 
 LAUNCHER = Launcher.MPIRUN
 SCRIPT = "launch/mpirun.sh"
+# A program that spawns its own workers on one node is started once, by this script.
+SINGLE = "launch/serve.sh"
 
 
 def gaps(d: Decided) -> list[Finding]:
@@ -50,6 +52,9 @@ def notes(d: Decided) -> list[Note]:
 
 
 def launch(d: Decided, program: RankProgram) -> Launch:
+    if program.spawns_workers and d.topology.nodes == 1:  # the LLM API starts its own workers: one process
+        return make_launch(d, program, argv=rank_script_argv(), files={RANK_SCRIPT: "rank", SINGLE: "start"},
+                           rank=rank_argv(d, program), script=SINGLE)
     rank = rank_argv(d, program)
     env = passthrough(d, rank)
     argv: list[Arg] = ["mpirun", "-n", str(d.topology.world_size), "--allow-run-as-root"]
@@ -58,7 +63,7 @@ def launch(d: Decided, program: RankProgram) -> Launch:
         argv += ["--hostfile", Var(HOSTFILE)]
     for name in env:
         argv += ["-x", name]
-    files = {RANK_SCRIPT: "rank", SCRIPT: "mpirun"}
+    files = {RANK_SCRIPT: "rank", SCRIPT: "start"}
     if hosts:
         files[HOSTFILE_PATH] = "hostfile"
     return make_launch(d, program, argv=(*argv, *rank_script_argv()), files=files, rank=rank, hosts=hosts,

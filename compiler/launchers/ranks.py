@@ -13,9 +13,9 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping, Sequence
 
-from compiler.decide.model import Decided, Note
+from compiler.decide.model import Backend, Decided, Note
 from compiler.findings import Finding, draft
-from compiler.plan.argv import LAUNCH, TOOL, UPSTREAM
+from compiler.plan.argv import LAUNCH, PARALLELISM, TOOL, UPSTREAM
 from compiler.plan.model import BUILD_DIR, EXAMPLES_DIR, MODEL_DIR, VARIABLE_ENV, Arg, Launch, Var, args_text, fingerprint
 from compiler.plan.steps import RankProgram
 
@@ -54,10 +54,19 @@ def passthrough(d: Decided, argv: Sequence[Arg]) -> tuple[str, ...]:
 def common_notes(d: Decided) -> list[Note]:
     """The launch decisions every launcher shares: one rank per GPU, GPUs left to the runtime, a shared folder."""
     t = d.topology
+    if d.backend.value is Backend.PYTORCH and t.nodes == 1:
+        ranks = Note("launch.ranks", f"one trtllm-serve process with {t.world_size} worker(s)",
+                     "on one node the LLM API starts its own MPI workers, one per GPU; no launcher is needed")
+    elif d.backend.value is Backend.PYTORCH:
+        ranks = Note("launch.ranks", f"world size {t.world_size}: {t.ranks_per_node} per node on {t.nodes} node(s)",
+                     "one MPI rank per GPU under trtllm-llmapi-launch, which makes rank 0 the HTTP server and the "
+                     "others its workers (tensorrt_llm/llmapi/trtllm-llmapi-launch @ 020c89e6)")
+    else:
+        ranks = Note("launch.ranks", f"world size {t.world_size}: {t.ranks_per_node} per node on {t.nodes} node(s)",
+                     "one MPI rank per GPU: the runtime asserts that the MPI size equals tp x pp "
+                     "(model_runner.py: 'Engine world size (tp * pp) != Runtime world size'; worldConfig.cpp)")
     notes = [
-        Note("launch.ranks", f"world size {t.world_size}: {t.ranks_per_node} per node on {t.nodes} node(s)",
-             "one MPI rank per GPU: the runtime asserts that the MPI size equals tp x pp "
-             "(model_runner.py: 'Engine world size (tp * pp) != Runtime world size'; worldConfig.cpp)"),
+        ranks,
         Note("launch.gpu_binding", "CUDA_VISIBLE_DEVICES as the scheduler set it",
              "TensorRT-LLM selects device rank % gpus_per_node itself (ModelRunner: torch.cuda.set_device; C++ "
              f"WorldConfig::getDevice), so one visible device per rank would break ranks above 0; {GPU_BINDING_ENV}=1 "
@@ -91,19 +100,24 @@ def make_launch(d: Decided, program: RankProgram, *, argv: tuple[Arg, ...], file
                 rank: tuple[Arg, ...], hosts: tuple[str, ...] = (), sbatch: tuple[tuple[str, str], ...] = (),
                 script: str | None = None, hostfile: str | None = None,
                 contents: Mapping[str, str] | None = None) -> Launch:
-    """The Launch record, with the fingerprints diff reads: what each rank runs, and how they are started."""
+    """The Launch record, with the fingerprints diff reads: what each rank runs, and how they are started.
+
+    The program's own files (an LLM-API YAML) join the launcher's, as whole texts.
+    """
     launcher = d.r.spec.launch.launcher.value
+    files = {**files, **{path: "text" for path in program.files}}
+    contents = {**(contents or {}), **program.files}
     grouped = program.argv.by_aspect()
     upstream = [s.fingerprint for s in program.reads]
     launch_aspect = fingerprint(launcher, args_text(argv), sbatch, hosts, args_text(grouped.get(TOOL, [])),
-                                args_text(grouped.get(LAUNCH, [])), sorted((contents or {}).items()))
-    print_ = fingerprint(launcher, args_text(argv), args_text(rank), sbatch, hosts, upstream,
-                         sorted((contents or {}).items()))
+                                args_text(grouped.get(LAUNCH, [])), args_text(grouped.get(PARALLELISM, [])),
+                                sorted(contents.items()))
+    print_ = fingerprint(launcher, args_text(argv), args_text(rank), sbatch, hosts, upstream, sorted(contents.items()))
     t = d.topology
     return Launch(
         launcher=launcher, entrypoint=program.entrypoint, world_size=t.world_size, nodes=t.nodes,
         ranks_per_node=t.ranks_per_node, hosts=hosts, argv=argv, rank_argv=rank, engine_dir=program.serves,
         fingerprint=print_, env_passthrough=passthrough(d, rank), script=script, sbatch=sbatch, hostfile=hostfile,
         aspects={LAUNCH: launch_aspect, UPSTREAM: fingerprint(upstream)}, files=dict(files),
-        contents=dict(contents or {}),
+        contents=dict(contents), llm_api_options=program.llm_api_options,
     )

@@ -42,6 +42,7 @@ EXAMPLES_DIR = "EXAMPLES_DIR"      # $TRTDEPLOY_EXAMPLES_DIR, else target.exampl
 STEP_OUT = "STEP_OUT"              # set by the runner to a temporary folder, renamed when the step succeeds
 BUILD_DIR = "BUILD_DIR"            # the build folder (the scripts' working directory)
 HOSTFILE = "HOSTFILE"              # $TRTDEPLOY_HOSTFILE, else launch/hostfile (multi-node mpirun)
+MODELOPT_DIR = "MODELOPT_DIR"      # $TRTDEPLOY_MODELOPT_DIR, else build.modelopt_dir: a Model-Optimizer checkout
 
 # The environment variable that overrides each script variable at run time (BUILD_DIR is always $PWD).
 VARIABLE_ENV: Mapping[str, str] = {
@@ -49,6 +50,7 @@ VARIABLE_ENV: Mapping[str, str] = {
     EXAMPLES_DIR: "TRTDEPLOY_EXAMPLES_DIR",
     STEP_OUT: "STEP_OUT",
     HOSTFILE: "TRTDEPLOY_HOSTFILE",
+    MODELOPT_DIR: "TRTDEPLOY_MODELOPT_DIR",
 }
 
 
@@ -146,11 +148,13 @@ class Launch:
     # "hostfile"), or "text" for a file whose whole text is in `contents`.
     files: Mapping[str, str] = field(default_factory=dict)
     contents: Mapping[str, str] = field(default_factory=dict)
+    llm_api_options: Mapping[str, object] | None = None
 
     def to_json(self) -> dict[str, object]:
         return {
             "launcher": self.launcher,
             "files": sorted(self.files),
+            "llm_api_options": None if self.llm_api_options is None else dict(self.llm_api_options),
             "entrypoint": self.entrypoint,
             "world_size": self.world_size,
             "nodes": self.nodes,

@@ -42,6 +42,7 @@ class RankProgram:
     files: Mapping[str, str] = field(default_factory=dict)
     port: int | None = None
     health_path: str | None = None
+    llm_api_options: Mapping[str, object] | None = None
 
 
 @dataclass

@@ -33,7 +33,9 @@ if TYPE_CHECKING:
 # registry gives each the rule's code, its severity unless the draft has its own, the
 # location of the key, and the rule's hint when the draft has none.
 Check = Callable[["Decided"], Iterable[Finding]]
-__all__ = ["Check", "PREFIXES", "REGISTRY", "Rule", "draft", "load_rules", "register", "rule", "validate"]
+__all__ = ["ENGINE", "Check", "PREFIXES", "REGISTRY", "Rule", "draft", "gaps_of", "load_rules", "register", "rule", "validate"]
+# `backends=ENGINE`: a rule about trtllm-build, its plugins or the engine path's tools.
+ENGINE = ("tensorrt",)
 
 
 @dataclass(frozen=True)
@@ -52,6 +54,8 @@ class Rule:
     check: Check | None = field(default=None, compare=False)
     stage: str = "validate"
     removed: bool = False
+    # The backends whose tools the rule is about ("tensorrt", "pytorch"); empty: every backend.
+    backends: tuple[str, ...] = ()
 
 
 PREFIXES: dict[str, str] = {
@@ -85,11 +89,16 @@ def rule(
     good: str,
     hint: str,
     since: str = "0.1.0",
+    backends: tuple[str, ...] = (),
 ) -> Callable[[Check], Check]:
-    """Register a validator rule. The function yields drafts; the registry adds code, severity and location."""
+    """Register a validator rule. The function yields drafts; the registry adds code, severity and location.
+
+    `backends` limits the rule to deployments on those backends (an engine-build rule means nothing
+    for the PyTorch backend).
+    """
 
     def wrap(check: Check) -> Check:
-        register(Rule(code, name, severity, summary, why, bad, good, hint, since, check))
+        register(Rule(code, name, severity, summary, why, bad, good, hint, since, check, backends=backends))
         return check
 
     return wrap
@@ -124,10 +133,16 @@ def _run(rule_: Rule, decided: Decided) -> Iterator[Finding]:
 def validate(decided: Decided) -> list[Finding]:
     """Run every validator rule on a decided spec and return all findings, sorted by place."""
     findings: list[Finding] = []
+    backend = decided.backend.value.value
     for rule_ in load_rules().values():
-        if rule_.check is not None and not rule_.removed:
+        if rule_.check is not None and not rule_.removed and (not rule_.backends or backend in rule_.backends):
             findings.extend(_run(rule_, decided))
     return sorted(findings, key=Finding.sort_key)
+
+
+def gaps_of(decided: Decided, code: str) -> Iterator[Finding]:
+    """The decided gaps a rule reports: what the backend's or the launcher's tools cannot express."""
+    return (gap for gap in decided.gaps if gap.code == code)
 
 
 def apply_policy(

@@ -15,7 +15,7 @@ from compiler.findings import Finding, Severity
 from compiler.backends.tensorrt import AWQ_CALIB_CAP, CHECKPOINT_FORMATS, paged_context_fmha_effective
 from compiler.catalog.gates import has
 from compiler.decide.model import Decided, Origin
-from compiler.rules import draft, rule
+from compiler.rules import ENGINE, draft, rule
 from compiler.spec import Entrypoint, KvCacheDtype, QuantFormat
 
 # Seed 002's test is batch × heads < SM count / 2; the catalog has no SM counts, so half of a
@@ -57,18 +57,28 @@ def sequence_longer_than_positions(d: Decided) -> Iterator[Finding]:
 
 @rule(
     "C102", "prompt-longer-than-max-num-tokens", Severity.ERROR,
-    "max_input_len is above max_num_tokens and paged context FMHA (chunked context) is off.",
+    "max_input_len is above max_num_tokens and chunked context is off (paged context FMHA on the engine path, "
+    "chunked prefill on the PyTorch backend).",
     why="With packed input and context FMHA, one engine step holds at most max_num_tokens tokens; a longer "
-    "prompt is refused unless it is split into chunks, which needs use_paged_context_fmha (#2702, #977).",
-    bad="limits: {max_input_len: 16384, max_num_tokens: 8192}\nplugins: {use_paged_context_fmha: disable}\n",
-    good="limits: {max_input_len: 16384, max_num_tokens: 8192}\nplugins: {use_paged_context_fmha: enable}\n",
+    "prompt is refused unless it is split into chunks, which needs use_paged_context_fmha (#2702, #977). The "
+    "PyTorch backend splits prompts with enable_chunked_prefill, which trtdeploy turns on by default there.",
+    bad="limits: {max_input_len: 16384, max_num_tokens: 8192}\nplugins: {use_paged_context_fmha: disable}\n"
+    "target: {backend: tensorrt}\n",
+    good="limits: {max_input_len: 16384, max_num_tokens: 8192}\nplugins: {use_paged_context_fmha: enable}\n"
+    "target: {backend: tensorrt}\n",
     hint="raise limits.max_num_tokens to max_input_len, or set plugins.use_paged_context_fmha: enable",
 )
 def prompt_longer_than_max_num_tokens(d: Decided) -> Iterator[Finding]:
     r = d.r
-    if "plugins.use_paged_context_fmha" not in d.settings:
-        return
     limits, tokens = d.limits, d.limits.max_num_tokens.value
+    if "runtime.enable_chunked_prefill" in d.settings:  # the PyTorch backend
+        if limits.max_input_len > tokens and not d.on("runtime.enable_chunked_prefill"):
+            yield draft(r.first_written("runtime.enable_chunked_prefill", "limits.max_num_tokens"),
+                        f"max_input_len ({limits.max_input_len}) exceeds max_num_tokens ({tokens}) and chunked "
+                        "prefill is off, so the longest prompts would be refused",
+                        f"raise limits.max_num_tokens to {limits.max_input_len}, or set "
+                        "runtime.enable_chunked_prefill: enable")
+        return
     packed = d.on("plugins.remove_input_padding") and d.on("plugins.context_fmha")
     if not packed or limits.max_input_len <= tokens or paged_context_fmha_effective(d):
         return
@@ -103,6 +113,7 @@ def _ifb_blockers(d: Decided) -> list[str]:
     bad="plugins: {remove_input_padding: disable}\nlaunch: {entrypoint: serve}\n",
     good="plugins: {remove_input_padding: enable}\nlaunch: {entrypoint: serve}\n",
     hint="leave gpt_attention, remove_input_padding and paged_kv_cache enabled",
+    backends=ENGINE,
 )
 def inflight_batching_disabled(d: Decided) -> Iterator[Finding]:
     r = d.r
@@ -131,6 +142,7 @@ def inflight_batching_disabled(d: Decided) -> Iterator[Finding]:
     good="model: {name: llama-2-7b}\nlimits: {max_batch_size: 1, max_input_len: 2048}\n"
     "plugins: {multi_block_mode: enable}\ntarget: {tensorrt_llm: '0.8.0'}\n",
     hint="set plugins.multi_block_mode: enable",
+    backends=ENGINE,
 )
 def multi_block_mode_advised(d: Decided) -> Iterator[Finding]:
     r = d.r
@@ -163,6 +175,7 @@ def multi_block_mode_advised(d: Decided) -> Iterator[Finding]:
     good="quantization: {format: int8_sq, kv_cache: int8, calibration: {}}\n"
     "plugins: {use_paged_context_fmha: auto}\ntarget: {gpu: A100-SXM-80GB}\n",
     hint="set plugins.use_paged_context_fmha: auto or disable, or use an fp8 KV cache on SM89+",
+    backends=ENGINE,
 )
 def int8_kv_with_paged_context_fmha(d: Decided) -> Iterator[Finding]:
     setting = d.settings.get("plugins.use_paged_context_fmha")
@@ -233,6 +246,7 @@ def checkpoint_not_read(d: Decided) -> Iterator[Finding]:
     bad="quantization: {format: int4_awq, calibration: {samples: 512}}\n",
     good="quantization: {format: int4_awq, calibration: {samples: 32}}\n",
     hint="set quantization.calibration.samples: 32",
+    backends=ENGINE,
 )
 def awq_calibration_samples_capped(d: Decided) -> Iterator[Finding]:
     r = d.r
@@ -254,6 +268,7 @@ def awq_calibration_samples_capped(d: Decided) -> Iterator[Finding]:
     bad="limits: {max_input_len: 32768, max_num_tokens: 32768}\n",
     good="limits: {max_input_len: 32768, max_num_tokens: 8192}\nplugins: {use_paged_context_fmha: enable}\n",
     hint="set limits.max_num_tokens: 16384 or lower, with use_paged_context_fmha: enable for longer prompts",
+    backends=ENGINE,
 )
 def max_num_tokens_large(d: Decided) -> Iterator[Finding]:
     r, tokens = d.r, d.limits.max_num_tokens
@@ -271,6 +286,7 @@ def max_num_tokens_large(d: Decided) -> Iterator[Finding]:
     bad="plugins: {paged_kv_cache: disable}\n",
     good="plugins: {paged_kv_cache: enable}\n",
     hint="remove plugins.paged_kv_cache: disable unless static batching is intended",
+    backends=ENGINE,
 )
 def paged_kv_cache_disabled(d: Decided) -> Iterator[Finding]:
     r = d.r
@@ -278,3 +294,65 @@ def paged_kv_cache_disabled(d: Decided) -> Iterator[Finding]:
     if _ifb_blockers(d) == ["plugins.paged_kv_cache"] and r.spec.launch.entrypoint is Entrypoint.RUN:
         yield draft("plugins.paged_kv_cache", "paged_kv_cache is disabled with packed input enabled: in-flight "
                     "batching is off and the engine batches statically", "")
+
+
+@rule(
+    "C112", "engine-setting-has-no-effect", Severity.WARNING,
+    "The spec writes an engine-build setting, and the PyTorch backend has no such setting.",
+    why="Plugins, build workers and the engine's attention toggles configure trtllm-build; the PyTorch backend "
+    "builds nothing and chooses kernels itself. A setting that silently does nothing would mislead a reviewer, "
+    "so each one is reported with what the PyTorch backend does instead (or its LLM-API counterpart).",
+    bad="plugins: {use_paged_context_fmha: enable}\ntarget: {gpu: H100-SXM, tensorrt_llm: '1.2.0', backend: pytorch}\n",
+    good="runtime: {enable_chunked_prefill: enable}\n"
+    "target: {gpu: H100-SXM, tensorrt_llm: '1.2.0', backend: pytorch}\n",
+    hint="remove the setting, or use its runtime.* counterpart",
+    backends=("pytorch",),
+)
+def engine_setting_has_no_effect(d: Decided) -> Iterator[Finding]:
+    for key, setting in d.settings.items():
+        if setting.written and setting.value is None:
+            yield draft(key, f"{key} is set, but it does nothing on the PyTorch backend ({setting.reason})", "")
+
+
+@rule(
+    "C113", "cuda-graph-batch-above-max-batch", Severity.ERROR,
+    "A CUDA-graph batch size is above max_batch_size.",
+    why="The PyTorch backend captures a graph per listed batch size; a batch above max_batch_size is never "
+    "scheduled, so its graph only costs memory, and TorchLlmArgs checks cuda_graph_config.max_batch_size against "
+    "the batch sizes (llm_args.py, CudaGraphConfig).",
+    bad="limits: {max_batch_size: 8}\nruntime: {cuda_graphs: {batch_sizes: [1, 8, 64]}}\n",
+    good="limits: {max_batch_size: 64}\nruntime: {cuda_graphs: {batch_sizes: [1, 8, 64]}}\n",
+    hint="capture batch sizes up to limits.max_batch_size",
+    backends=("pytorch",),
+)
+def cuda_graph_batch_above_max_batch(d: Decided) -> Iterator[Finding]:
+    graphs, most = d.r.spec.runtime.cuda_graphs, d.limits.max_batch_size
+    above = sorted({b for b in graphs.batch_sizes or () if b > most} | (
+        {graphs.max_batch_size} if graphs.max_batch_size and graphs.max_batch_size > most else set()))
+    if graphs.enabled and above:
+        key = d.r.first_written("runtime.cuda_graphs.batch_sizes", "runtime.cuda_graphs.max_batch_size")
+        yield draft(key, f"CUDA-graph batch sizes {above} are above max_batch_size ({most})",
+                    f"keep batch sizes at most {most}, or raise limits.max_batch_size")
+
+
+@rule(
+    "C114", "kv-cache-dtype-differs-from-checkpoint", Severity.WARNING,
+    "The KV-cache dtype differs from what the given checkpoint was calibrated for.",
+    why="A ModelOpt checkpoint records kv_cache_quant_algo in hf_quant_config.json with its KV scales. "
+    "kv_cache_config.dtype: fp8 forces an FP8 KV cache even without them (unit scales, lower accuracy), and "
+    "a KV cache in the model dtype ignores scales the checkpoint carries (docs/source/features/quantization.md).",
+    bad="quantization: {format: fp8, kv_cache: fp8, checkpoint: ./fp8-without-kv-scales}\n",
+    good="quantization: {format: fp8, kv_cache: auto, checkpoint: ./fp8-without-kv-scales}\n",
+    hint="match quantization.kv_cache to the checkpoint, or re-export it with the KV cache quantized",
+    backends=("pytorch",),
+)
+def kv_cache_dtype_differs_from_checkpoint(d: Decided) -> Iterator[Finding]:
+    facts = d.r.checkpoint
+    if facts is None or facts.kind != "modelopt":
+        return
+    stored = (facts.kv_cache_quant_algo or "").lower() or None
+    wanted = "fp8" if d.kv_cache.value is KvCacheDtype.FP8 else None
+    if stored != wanted:
+        yield draft(d.r.first_written("quantization.kv_cache", "quantization.checkpoint"),
+                    f"the checkpoint's kv_cache_quant_algo is {facts.kv_cache_quant_algo or 'none'}, but the KV cache "
+                    f"is {d.kv_cache.value.value}", "")

@@ -13,7 +13,8 @@ from compiler import catalog
 from compiler.catalog import GpuFacts, Requirement
 from compiler.findings import Finding, Severity
 from compiler.decide.model import Decided
-from compiler.rules import draft, rule
+from compiler.catalog import pytorch_backend
+from compiler.rules import ENGINE, draft, gaps_of, rule
 from compiler.rules.divisibility import splits_evenly
 from compiler.memory import GROUPWISE
 from compiler.spec import AutoToggle, QuantFormat
@@ -92,6 +93,7 @@ def _format_issue(d: Decided, gpu: GpuFacts, key: str, role: str) -> Iterator[Fi
     bad="quantization: {format: fp8}\ntarget: {gpu: A100-SXM-80GB}\n",
     good="quantization: {format: int8_sq}\ntarget: {gpu: A100-SXM-80GB}\n",
     hint="pick a format the GPU supports, or a GPU that supports the format",
+    backends=ENGINE,
 )
 def format_unsupported_by_gpu(d: Decided) -> Iterator[Finding]:
     r = d.r
@@ -108,6 +110,7 @@ def format_unsupported_by_gpu(d: Decided) -> Iterator[Finding]:
     bad="quantization: {format: int8_sq, kv_cache: fp8}\ntarget: {gpu: A100-SXM-80GB}\n",
     good="quantization: {format: int8_sq, kv_cache: int8}\ntarget: {gpu: A100-SXM-80GB}\n",
     hint="use a KV-cache dtype the GPU supports",
+    backends=ENGINE,
 )
 def kv_cache_dtype_unsupported_by_gpu(d: Decided) -> Iterator[Finding]:
     r = d.r
@@ -129,6 +132,7 @@ def kv_cache_dtype_unsupported_by_gpu(d: Decided) -> Iterator[Finding]:
     bad="quantization: {format: nvfp4}\ntarget: {gpu: B200, tensorrt_llm: '0.16.0'}\n",
     good="quantization: {format: nvfp4}\ntarget: {gpu: B200, tensorrt_llm: '1.2.0'}\n",
     hint="use a release line that has the format, or another format",
+    backends=ENGINE,
 )
 def format_not_in_release(d: Decided) -> Iterator[Finding]:
     r = d.r
@@ -202,6 +206,7 @@ def architecture_not_in_release(d: Decided) -> Iterator[Finding]:
     bad="quantization: {format: fp8}\nplugins: {use_fp8_context_fmha: enable}\ntarget: {gpu: L40S}\n",
     good="quantization: {format: fp8}\nplugins: {use_fp8_context_fmha: disable}\ntarget: {gpu: L40S}\n",
     hint="set plugins.use_fp8_context_fmha: disable (or auto: the planner disables it below SM90)",
+    backends=ENGINE,
 )
 def fp8_context_fmha_needs_hopper(d: Decided) -> Iterator[Finding]:
     r = d.r
@@ -220,6 +225,7 @@ def fp8_context_fmha_needs_hopper(d: Decided) -> Iterator[Finding]:
     bad="quantization: {format: int4_gptq, act_order: true}\n",
     good="quantization: {format: int4_gptq, act_order: false}\n",
     hint="set quantization.act_order: false (and quantize with desc_act=False)",
+    backends=ENGINE,
 )
 def gptq_act_order_unsupported(d: Decided) -> Iterator[Finding]:
     r = d.r
@@ -243,6 +249,7 @@ def gptq_act_order_unsupported(d: Decided) -> Iterator[Finding]:
     bad="target: {gpu: L40S}\nbuild: {gpu: A100-SXM-80GB}\n",
     good="target: {gpu: L40S}\nbuild: {gpu: L40S}\n",
     hint="build on the target's GPU model: set build.gpu to target.gpu, or leave it out",
+    backends=ENGINE,
 )
 def build_gpu_differs_from_target(d: Decided) -> Iterator[Finding]:
     r = d.r
@@ -250,3 +257,42 @@ def build_gpu_differs_from_target(d: Decided) -> Iterator[Finding]:
         yield draft("build.gpu", f"build.gpu {label(r.build_gpu)} differs from target.gpu {label(r.gpu)}; an "
                     f"engine built on SM{r.build_gpu.sm} fails to load on SM{r.gpu.sm}",
                     f"set build.gpu: {r.gpu.id}, or leave build.gpu out")
+
+
+@rule(
+    "H110", "backend-cannot-serve", Severity.ERROR,
+    "The decided backend cannot load what the spec asks for, on this release and GPU.",
+    why="The PyTorch backend loads a quantized checkpoint by its quant_algo, and its linear layers accept only "
+    "some (tensorrt_llm/_torch/modules/linear.py get_quant_method: FP8 incl. per-channel and block scales, "
+    "NVFP4, W4A16/W4A8 AWQ, weight-only W8A16/W4A16, MXFP4); INT8 SmoothQuant, GPTQ checkpoints and an INT8 "
+    "KV cache raise 'unsupported quant mode'. Some run on some architectures only (W4A16 not on Blackwell, FP8 "
+    "not on Ampere: docs/source/features/quantization.md). ModelOpt's HF export writes only the qformats of its "
+    "release (examples/llm_ptq/hf_ptq.py). With `backend: auto` trtdeploy picks the engine path where it can "
+    "serve the spec; this error remains when the backend is written, or no backend of the release can.",
+    bad="quantization: {format: int8_sq, calibration: {}}\ntarget: {gpu: A100-SXM-80GB, tensorrt_llm: '1.3.0'}\n",
+    good="quantization: {format: fp8, calibration: {}}\ntarget: {gpu: H100-SXM, tensorrt_llm: '1.3.0'}\n",
+    hint="use a format the backend loads on this GPU, or pin tensorrt_llm to 1.2 with target.backend: tensorrt",
+)
+def backend_cannot_serve(d: Decided) -> Iterator[Finding]:
+    yield from gaps_of(d, "H110")
+
+
+@rule(
+    "H111", "engine-path-removed", Severity.ERROR,
+    "target.backend: tensorrt on a release without the TensorRT engine path.",
+    why="TensorRT-LLM removed the engine path on main in July 2026 (PRs #15767, #15907, #15918; "
+    "docs/source/legacy/tensorrt-backend-removal.md: trtllm-build, trtllm-refit/prune, the per-model "
+    "convert_checkpoint.py scripts, TrtLlmArgs and `--backend tensorrt` are gone). 1.3.0rc1 (January 2026) still "
+    "had it; from 1.3.0 it is gone. Release candidates in between are not known either way: a warning.",
+    bad="target: {gpu: H100-SXM, tensorrt_llm: '1.3.0', backend: tensorrt}\n",
+    good="target: {gpu: H100-SXM, tensorrt_llm: '1.3.0', backend: pytorch}\n",
+    hint="use target.backend: pytorch (or auto), or pin target.tensorrt_llm to 1.2",
+    backends=ENGINE,
+)
+def engine_path_removed(d: Decided) -> Iterator[Finding]:
+    yield from gaps_of(d, "H111")
+    engine = pytorch_backend.engine_path(d.r.release.exact)
+    if engine.state == "unknown":
+        yield draft(d.r.first_written("target.backend", "target.tensorrt_llm"), f"whether TensorRT-LLM "
+                    f"{d.r.release.version} still has the engine path is not known ({engine.note})",
+                    "check that trtllm-build exists in the release, or use target.backend: pytorch", Severity.WARNING)

@@ -17,7 +17,7 @@ from compiler.findings import Finding, Severity
 from compiler.memory import GIB, GROUPWISE, WEIGHT_BITS, MemoryEstimate, full_precision_bytes, gib, kv_cache_per_gpu
 from compiler.decide.estimate import DTYPE_BYTES, serving_estimate
 from compiler.decide.model import Decided
-from compiler.rules import draft, rule
+from compiler.rules import ENGINE, draft, rule
 from compiler.backends.tensorrt import CHECKPOINT_FORMATS
 from compiler.rules.divisibility import splits_evenly
 from compiler.rules.hardware import label, supported_formats
@@ -134,6 +134,7 @@ def serving_memory_exceeded(d: Decided) -> Iterator[Finding]:
     good="model: {name: codefuse-codellama-34b}\nquantization: {format: int4_gptq, checkpoint: ./codefuse-34b-4bit}\n"
     "limits: {max_batch_size: 2, max_input_len: 2048, max_output_len: 1024}\ntarget: {gpu: A10}\n",
     hint="lower max_batch_size or the lengths, or raise tp",
+    backends=ENGINE,
 )
 def serving_memory_tight(d: Decided) -> Iterator[Finding]:
     r = d.r
@@ -227,11 +228,39 @@ def build_host_memory_exceeded(d: Decided) -> Iterator[Finding]:
 def kv_cache_below_one_sequence(d: Decided) -> Iterator[Finding]:
     r = d.r
     est, limits, t = serving_estimate(d), d.limits, d.topology
-    free = est.usable_bytes - est.weights_bytes - est.activation_bytes
+    left = est.usable_bytes - est.weights_bytes - est.activation_bytes
+    # The PyTorch backend's KV cache gets only its share of what is left.
+    free = left if est.kv_sequences is None else min(left, est.kv_cache_bytes)
     one = kv_cache_per_gpu(r.model, d.kv_cache.value, t.tp, t.pp, limits.max_beam_width, limits.max_seq_len)
     # When weights and buffers alone do not fit, M101 is the whole story.
-    if free < 0 or free >= one:
+    if left < 0 or free >= one:
         return
     yield draft(r.first_written("limits.max_input_len", "limits.max_output_len", "limits"),
                 f"{gib(free)} per GPU is left for the KV cache on {label(r.gpu)}, but one sequence of "
                 f"{limits.max_seq_len} tokens needs {gib(one)}", "")
+
+
+@rule(
+    "M106", "kv-cache-below-max-batch", Severity.WARNING,
+    "The KV cache the PyTorch backend sets aside holds fewer max-length requests than max_batch_size.",
+    why="The PyTorch backend loads the model, captures CUDA graphs, then gives the KV cache "
+    "kv_cache_config.free_gpu_memory_fraction of the memory left (0.9 by default). When that holds fewer "
+    "sequences of max_input_len + max_output_len tokens than max_batch_size, the scheduler admits fewer "
+    "concurrent long requests than the batch size promises (GUARANTEED_NO_EVICT).",
+    bad="model: {name: llama-3.1-8b}\nlimits: {max_batch_size: 256, max_input_len: 8192, max_output_len: 2048}\n"
+    "target: {gpu: L40S, tensorrt_llm: '1.2.0', backend: pytorch}\n",
+    good="model: {name: llama-3.1-8b}\nlimits: {max_batch_size: 16, max_input_len: 8192, max_output_len: 2048}\n"
+    "target: {gpu: L40S, tensorrt_llm: '1.2.0', backend: pytorch}\n",
+    hint="lower max_batch_size or the lengths, quantize the KV cache, raise tp, or raise "
+    "runtime.kv_cache_free_gpu_memory_fraction",
+    backends=("pytorch",),
+)
+def kv_cache_below_max_batch(d: Decided) -> Iterator[Finding]:
+    est = serving_estimate(d)
+    held, wanted = est.kv_sequences, d.limits.max_batch_size * d.limits.max_beam_width
+    if held is None or held >= wanted or held < 1:  # below one sequence is M105's error
+        return
+    yield draft(d.r.first_written("limits.max_batch_size", "runtime.kv_cache_free_gpu_memory_fraction", "limits"),
+                f"the KV cache ({gib(est.kv_cache_bytes)} per GPU, "
+                f"{d.value('runtime.kv_cache_free_gpu_memory_fraction')} of what is left) holds {held} sequences of "
+                f"{d.limits.max_seq_len} tokens, fewer than max_batch_size x max_beam_width = {wanted}", "")

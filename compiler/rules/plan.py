@@ -13,7 +13,7 @@ from collections.abc import Iterator
 from compiler.backends.tensorrt import VERIFIED_FAMILY
 from compiler.decide.model import Decided, RouteKind
 from compiler.findings import Finding, Severity
-from compiler.rules import draft, rule
+from compiler.rules import ENGINE, draft, gaps_of, rule
 
 
 @rule(
@@ -42,6 +42,7 @@ def release_lacks_flag(d: Decided) -> Iterator[Finding]:
     bad="model: {name: falcon-7b}\nquantization: {format: int8_wo}\ntarget: {gpu: A100-SXM-80GB}\n",
     good="model: {name: llama-2-7b}\nquantization: {format: int8_wo}\ntarget: {gpu: A100-SXM-80GB}\n",
     hint="check the generated convert step against the family's convert_checkpoint.py --help before building",
+    backends=ENGINE,
 )
 def convert_flags_unverified_for_family(d: Decided) -> Iterator[Finding]:
     family = d.r.model.family
@@ -50,10 +51,6 @@ def convert_flags_unverified_for_family(d: Decided) -> Iterator[Finding]:
         yield draft("model", f"the {family} convert_checkpoint.py gets {VERIFIED_FAMILY}'s flags; they are "
                     f"verified for {VERIFIED_FAMILY} only", "")
 
-
-def gaps_of(d: Decided, code: str) -> Iterator[Finding]:
-    """The decided gaps this rule reports: what the backend's or launcher's tools cannot express."""
-    return (gap for gap in d.gaps if gap.code == code)
 
 
 @rule(
@@ -85,3 +82,38 @@ def kv_quantization_without_calibrator(d: Decided) -> Iterator[Finding]:
 )
 def launch_value_not_plain(d: Decided) -> Iterator[Finding]:
     yield from gaps_of(d, "P104")
+
+
+@rule(
+    "P105", "llm-api-option-refused", Severity.ERROR,
+    "runtime.llm_api_options holds a key or value the release's TorchLlmArgs refuses, or one trtdeploy writes.",
+    why="TorchLlmArgs and every nested config have extra='forbid' (tensorrt_llm/llmapi/llm_args.py): one unknown "
+    "key in the YAML stops trtllm-serve at start-up. Keys change between releases (kv_cache_config.dtype came "
+    "in 1.0, tokens_per_block later), so they are checked against the exact release. Keys trtdeploy writes "
+    "itself (limits, kv_cache_config, cuda_graph_config) belong to their spec keys, so one value is reviewed once.",
+    bad="runtime:\n  llm_api_options: {kv_cache_config: {tokens_per_blok: 64}}\n"
+    "target: {gpu: H100-SXM, tensorrt_llm: '1.2.0', backend: pytorch}\n",
+    good="runtime:\n  llm_api_options: {print_iter_log: true}\ntarget: {gpu: H100-SXM, tensorrt_llm: '1.2.0', "
+    "backend: pytorch}\n",
+    hint="remove the key, or write it where the message says",
+    backends=("pytorch",),
+)
+def llm_api_option_refused(d: Decided) -> Iterator[Finding]:
+    yield from gaps_of(d, "P105")
+
+
+@rule(
+    "P106", "word-split-by-llmapi-launch", Severity.ERROR,
+    "A path or value the server gets would be split by trtllm-llmapi-launch.",
+    why="trtllm-llmapi-launch runs the command it wraps unquoted (tensorrt_llm/llmapi/trtllm-llmapi-launch @ "
+    "020c89e6), so a word with a blank or a glob character (* ? [) reaches trtllm-serve broken into several, "
+    "or expanded. It wraps the server whenever ranks span nodes on the PyTorch backend, and the engine path's "
+    "trtllm-serve always.",
+    bad="model: {name: llama-2-7b, path: '/models/llama 2'}\nlaunch: {entrypoint: serve}\n"
+    "target: {gpu: H100-SXM, tensorrt_llm: '1.2.0', backend: tensorrt}\n",
+    good="model: {name: llama-2-7b, path: /models/llama-2}\nlaunch: {entrypoint: serve}\n"
+    "target: {gpu: H100-SXM, tensorrt_llm: '1.2.0', backend: tensorrt}\n",
+    hint="use a path without blanks or * ? [ (a symlink to it will do)",
+)
+def word_split_by_llmapi_launch(d: Decided) -> Iterator[Finding]:
+    yield from gaps_of(d, "P106")

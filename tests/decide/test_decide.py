@@ -56,7 +56,8 @@ def test_missing_file_is_s100(tmp_path: Path) -> None:
 )
 def test_the_route_is_decided_once(write_spec: Callable[..., Path], quantization: str, kind: RouteKind,
                                    calibrator: str | None, kv_quantizer: str | None, full_model_on: str) -> None:
-    d = _decided(write_spec, f"model: {{name: llama-2-7b}}\nquantization: {quantization}\ntarget: {{gpu: H100}}\n")
+    d = _decided(write_spec, f"model: {{name: llama-2-7b}}\nquantization: {quantization}\n"
+                             "target: {gpu: H100, backend: tensorrt}\n")
     assert (d.route.kind, d.route.calibrator, d.route.kv_quantizer, d.route.full_model_on) == \
         (kind, calibrator, kv_quantizer, full_model_on)
     assert (d.calibration is not None) is (calibrator is not None)
@@ -67,7 +68,8 @@ def test_the_route_is_decided_once(write_spec: Callable[..., Path], quantization
                           ("1.2.0", True, True)])
 def test_release_defaults_are_decided(write_spec: Callable[..., Path], release: str, paged: bool,
                                       multi_block: bool) -> None:
-    d = _decided(write_spec, f"model: {{name: llama-2-7b}}\ntarget: {{gpu: H100, tensorrt_llm: '{release}'}}\n")
+    d = _decided(write_spec, f"model: {{name: llama-2-7b}}\n"
+                             f"target: {{gpu: H100, tensorrt_llm: '{release}', backend: tensorrt}}\n")
     assert (d.on("plugins.use_paged_context_fmha"), d.on("plugins.multi_block_mode")) == (paged, multi_block)
 
 

@@ -65,7 +65,7 @@ def specs() -> Iterator[tuple[str, dict[str, Any]]]:
             "parallelism": {"tp": tp, "pp": pp},
             "limits": {"max_batch_size": 4 + index % 5, "max_input_len": 1024, "max_output_len": 512},
             "plugins": plugins,
-            "target": {"gpu": gpu, "tensorrt_llm": release, "gpus_per_node": 8},
+            "target": {"gpu": gpu, "tensorrt_llm": release, "gpus_per_node": 8, "backend": "tensorrt"},
         }
         yield f"{fmt}-{kv}-{release}-{gpu}-tp{tp}pp{pp}", spec
 

@@ -26,7 +26,7 @@ REFERENCE_TOOL = {"trtllm-build": "trtllm-build", "quantize.py": "quantize.py", 
 BASE: dict[str, Any] = {
     "name": "llama-test",
     "model": {"name": "llama-2-7b"},
-    "target": {"gpu": "H100-SXM", "tensorrt_llm": "0.16.0"},
+    "target": {"gpu": "H100-SXM", "tensorrt_llm": "0.16.0", "backend": "tensorrt"},
 }
 
 

@@ -32,7 +32,7 @@ ALLOWED_ERRORS = {"H102", "H103", "H104", "P101", "P103", "C105"}
 
 def _spec(tmp: Path, release: str, gpu: str, fmt: str, kv: str) -> Path:
     return write_spec(tmp, {"quantization": {"format": fmt, "kv_cache": kv, "calibration": {}},
-                            "target": {"gpu": gpu, "tensorrt_llm": release}})
+                            "target": {"gpu": gpu, "tensorrt_llm": release, "backend": "tensorrt"}})
 
 
 def _build(plan: Plan) -> list[str]:

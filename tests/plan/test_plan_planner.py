@@ -29,7 +29,7 @@ def topics(plan: Plan) -> set[str]:
 def test_convert_script_lives_in_the_family_folder_of_the_line(tmp_path: Path, model: str, release: str,
                                                                folder: str) -> None:
     plan = plan_spec(tmp_path, {"model": {"name": model}, "quantization": {"format": "int8_wo"},
-                                "target": {"tensorrt_llm": release}})
+                                "target": {"tensorrt_llm": release, "backend": "tensorrt"}})
     script = plan.step("convert").argv[1]
     assert isinstance(script, Var) and script.name == EXAMPLES_DIR
     assert script.suffix == f"{folder}convert_checkpoint.py"
@@ -61,7 +61,7 @@ def test_custom_all_reduce_on_the_0_8_line(tmp_path: Path) -> None:
 ])
 def test_flags_that_changed_form(tmp_path: Path, release: str, build_form: list[str], run_form: str | None) -> None:
     plan = plan_spec(tmp_path, {"plugins": {"use_fused_mlp": "enable", "multi_block_mode": "enable"},
-                                "target": {"tensorrt_llm": release}})
+                                "target": {"tensorrt_llm": release, "backend": "tensorrt"}})
     build = text(plan.step("build").argv)
     start = build.index("--use_fused_mlp")
     assert build[start:start + len(build_form)] == build_form
@@ -88,7 +88,7 @@ def test_plugin_dtype_auto_becomes_the_model_dtype_on_0_8(tmp_path: Path) -> Non
                                                       ("fp8", "L40S", True)])
 def test_fp8_kv_paged_context_fmha_on_1x(tmp_path: Path, fmt: str, gpu: str, disabled: bool) -> None:
     plan = plan_spec(tmp_path, {"quantization": {"format": fmt, "kv_cache": "fp8", "calibration": {}},
-                                "target": {"gpu": gpu, "tensorrt_llm": "1.2.0"}})
+                                "target": {"gpu": gpu, "tensorrt_llm": "1.2.0", "backend": "tensorrt"}})
     value = flag_value(plan.step("build").argv, "--use_paged_context_fmha")
     assert value == ("disable" if disabled else None)
 
@@ -121,7 +121,7 @@ def test_an_awq_checkpoint_is_converted_directly(tmp_path: Path) -> None:
 
 
 LAUNCHERS: dict[str, dict[str, Any]] = {
-    "serve": {"launch": {"entrypoint": "serve", "serve": {"port": 9000}}, "target": {"tensorrt_llm": "1.2.0"}},
+    "serve": {"launch": {"entrypoint": "serve", "serve": {"port": 9000}}, "target": {"tensorrt_llm": "1.2.0", "backend": "tensorrt"}},
     "kubernetes": {"launch": {"launcher": "kubernetes"}},
 }
 

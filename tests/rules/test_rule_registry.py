@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any
 
@@ -40,8 +41,17 @@ def test_docs_rules_md_is_generated_from_the_registry() -> None:
     assert text == rules_markdown(), "regenerate: python -m compiler.rules.docs > docs/rules.md"
 
 
-def _codes(example: str, tmp_path: Path, name: str) -> set[str]:
-    spec = deep_merge(BASE, yaml.safe_load(example) or {})
+# A checkpoint folder an example names holds this ModelOpt export (FP8 weights, no KV-cache scales).
+CHECKPOINT = {"producer": {"name": "modelopt"}, "quantization": {"quant_algo": "FP8", "kv_cache_quant_algo": None}}
+
+
+def _codes(example: str, tmp_path: Path, name: str, backends: tuple[str, ...] = ()) -> set[str]:
+    base = deep_merge(BASE, {"target": {"backend": backends[0]}}) if backends else BASE
+    spec = deep_merge(base, yaml.safe_load(example) or {})
+    checkpoint = spec.get("quantization", {}).get("checkpoint")
+    if checkpoint:
+        (tmp_path / checkpoint).mkdir(parents=True, exist_ok=True)
+        (tmp_path / checkpoint / "hf_quant_config.json").write_text(json.dumps(CHECKPOINT), encoding="utf-8")
     path = tmp_path / f"{name}.yaml"
     path.write_text(yaml.safe_dump(spec), encoding="utf-8")
     return {f.code for f in check_spec(path).findings}
@@ -49,6 +59,6 @@ def _codes(example: str, tmp_path: Path, name: str) -> set[str]:
 
 @pytest.mark.parametrize("code", sorted(c for c in RULES if c.startswith(EXAMPLE_PREFIXES)))
 def test_rule_examples_behave(code: str, tmp_path: Path) -> None:
-    rule = RULES[code]
-    assert code in _codes(rule.bad, tmp_path, "bad"), f"{code}'s bad example does not trigger it"
-    assert code not in _codes(rule.good, tmp_path, "good"), f"{code}'s good example triggers it"
+    rule = RULES[code]  # an example runs on the backend its rule is about
+    assert code in _codes(rule.bad, tmp_path, "bad", rule.backends), f"{code}'s bad example does not trigger it"
+    assert code not in _codes(rule.good, tmp_path, "good", rule.backends), f"{code}'s good example triggers it"

@@ -18,6 +18,8 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING
 
 from compiler import catalog
+from compiler.backends import wrapper_split_gaps
+from compiler.catalog import pytorch_backend
 from compiler.catalog.gates import GATES, has
 from compiler.decide.model import Backend, Decided, Limits, Origin, Route, RouteKind, Setting
 from compiler.findings import Finding, draft
@@ -47,7 +49,11 @@ AWQ_CALIB_CAP = 32
 
 
 def unsupported(r: Resolved, fmt: QuantFormat, kv: KvCacheDtype) -> str | None:
-    """The engine path exists in every release trtdeploy plans today."""
+    """Why this release has no engine path (None: it has one, or may have: an unknown release candidate)."""
+    engine = pytorch_backend.engine_path(r.release.exact)
+    if engine.state == "removed":
+        return (f"TensorRT-LLM {r.release.version} has no TensorRT engine path (trtllm-build, convert_checkpoint.py "
+                "and --backend tensorrt were removed: docs/source/legacy/tensorrt-backend-removal.md)")
     return None
 
 
@@ -207,8 +213,14 @@ DEFAULT_DATASET = "cnn_dailymail"
 
 
 def gaps(d: Decided) -> list[Finding]:
-    """P101 (a flag this release lacks), P103 (a combination no release's tools express), H104 (nvfp4)."""
-    return [*_calibration_gaps(d), *_plugin_gaps(d), *_route_gaps(d), *_kv_gaps(d)]
+    """H111 (no engine path), P101 (a flag this release lacks), P103 (a combination no release's tools express),
+    H104 (nvfp4)."""
+    removed = unsupported(d.r, d.format.value, d.kv_cache.value)
+    if removed is not None:
+        return [draft(d.r.first_written("target.backend", "target.tensorrt_llm"), removed,
+                      "use target.backend: pytorch (or auto), or pin target.tensorrt_llm to 1.2", code="H111")]
+    wrapped = wrapper_split_gaps(d.r) if d.r.spec.launch.entrypoint is Entrypoint.SERVE else []
+    return [*_calibration_gaps(d), *_plugin_gaps(d), *_route_gaps(d), *_kv_gaps(d), *wrapped]
 
 
 def _calibration_gaps(d: Decided) -> list[Finding]:
