@@ -1,7 +1,8 @@
 """Effective engine limits and the serving-memory estimate of a resolved spec.
 
 Shared by the memory rules and the planner so both see the same numbers: the
-planner always emits these limits explicitly (reference/trtllm.md §6 #6, #7).
+planner always emits these limits explicitly (a release's defaults reject longer prompts:
+NVIDIA/TensorRT-LLM#2702, triton-inference-server/tensorrtllm_backend#141).
 """
 
 from __future__ import annotations

@@ -1,9 +1,9 @@
 """C rules: do the limits, plugins and calibration settings make an engine that builds and serves?
 
-Facts from reference/trtllm.md §1.1 (plugin defaults per line), §1.2 (what
-calibrates; the AWQ calib_size cap), §1.3 (which formats read a checkpoint), §4
-(max_num_tokens, in-flight batching, multi_block_mode) and §6 #6, #7, #11; and
-seed 002 (in-flight batching needs three plugins; when multi-block mode helps).
+Facts from the release gates of compiler/plan/ and compiler/catalog/support.yaml (being
+replaced by compiler/catalog/tools/*.yaml, releases.yaml and formats.yaml, which name the
+upstream file and commit of each fact: plugin defaults per release, what calibrates, the
+builder's checks); and seed 002 (in-flight batching needs three plugins; when multi-block mode helps).
 """
 
 from __future__ import annotations

@@ -2,7 +2,9 @@
 
 The decisions themselves (which route, which flag in which release) live in
 compiler/plan/ and are shared with the planner, so a spec these rules pass is one
-the planner can plan. Facts from reference/trtllm.md §1.2-§1.4, §2, §5 and §7.
+the planner can plan. Facts from the release gates of compiler/plan/features.py
+(being replaced by compiler/catalog/tools/*.yaml and releases.yaml, which name the
+upstream file and commit of each fact).
 Topology (world size, nodes, hosts) is the L rules'; nvfp4 per release is H104.
 """
 

@@ -1,4 +1,4 @@
-"""Helpers shared by tests/plan and tests/render: spec writing, planning, and checking argv against the reference."""
+"""Helpers shared by tests/plan and tests/render: spec writing, planning, and checking argv against the tool surfaces."""
 
 from __future__ import annotations
 
@@ -10,18 +10,20 @@ from typing import Any
 
 import yaml
 
-import reference_flags
+from compiler.catalog.tools import TOOLS_DIR, surface
 from compiler.load import deep_merge
 from compiler.pipeline import SpecReport, check_spec
 from compiler.plan.model import Arg, Plan, Step, Tool, Var
 from compiler.plan.planner import make_plan
 from compiler.render import _render
+from compiler.versions import parse_version
 
 ROOT = Path(__file__).resolve().parents[2]
 SPECS = ROOT / "specs"
 DATA = ROOT / "tests" / "data" / "plan"
 RELEASES = ("0.8.0", "0.9.0", "0.10.0", "0.16.0", "1.2.0")
-REFERENCE_TOOL = {Tool.BUILD: "trtllm-build", Tool.QUANTIZE: "quantize.py", Tool.CONVERT: "convert_checkpoint.py"}
+SURFACE_TOOL = {Tool.BUILD: "trtllm-build", Tool.QUANTIZE: "quantize.py", Tool.CONVERT: "convert_checkpoint.py",
+                Tool.GPTQ: "gptq_quantize.py"}
 
 BASE: dict[str, Any] = {
     "name": "llama-test",
@@ -90,26 +92,27 @@ def gptq_script() -> ModuleType:
     return module
 
 
+def surface_tool(step: Step) -> str:
+    """The tool file a step's argv is checked against: a family's own converter where it has one."""
+    tool = SURFACE_TOOL[step.tool]
+    if step.tool is Tool.CONVERT:
+        family = Path(text(step.argv)[1]).parent.name
+        if (TOOLS_DIR / f"{tool}-{family}.yaml").is_file():
+            return f"{tool}-{family}"
+    return tool
+
+
 def step_problems(step: Step, version: str) -> list[str]:
-    """Problems of a step's argv against the reference table of its tool for this release."""
-    args = tool_args(step.argv)
-    if step.tool is Tool.GPTQ:
-        try:
-            gptq_script().parse_args(args)
-        except SystemExit as exc:
-            return [f"gptq_quantize.py rejects {args}: exit {exc.code}"]
-        return []
-    column = reference_flags.column_for(version)
-    return reference_flags.check_argv(REFERENCE_TOOL[step.tool], column, args, version)
+    """Problems of a step's argv against its tool's surface in this exact release."""
+    return surface(surface_tool(step), parse_version(version)).check(tool_args(step.argv))
 
 
 def launch_problems(plan: Plan) -> list[str]:
-    """The rank argv: run.py against §1.4, or the trtllm-serve form of §5."""
+    """The rank argv: run.py against its surface, or the trtllm-serve form."""
     rank = text(plan.launch.rank_argv)
     if rank[0] == "python3":
         assert rank[1] == "${EXAMPLES_DIR}/run.py", rank
-        column = reference_flags.column_for(plan.release_version)
-        return reference_flags.check_argv("run.py", column, rank[2:], plan.release_version)
+        return surface("run.py", parse_version(plan.release_version)).check(rank[2:])
     expected = ["trtllm-llmapi-launch", "trtllm-serve", plan.launch.engine_dir, "--backend", "tensorrt"]
     return [] if rank[:5] == expected and "--tokenizer" in rank else [f"unexpected serve argv {rank}"]
 
