@@ -184,3 +184,14 @@ def test_trtllm_build_refuses_paged_context_fmha_with_int8_kv_where_the_builder_
                version)
     assert (done.returncode == 2) is refused, done.stderr
     assert ("Paged Context FMHA doesn't work with int8 kv cache currently." in done.stderr) is refused
+
+
+def test_the_converter_checks_the_flags_of_the_family_it_is_called_as(host: Host, tmp_path: Path) -> None:
+    script = tmp_path / "examples" / "falcon" / "convert_checkpoint.py"
+    script.parent.mkdir(parents=True)
+    script.symlink_to(STANDINS / "convert_checkpoint.py")
+    args = ["--model_dir", str(host.model), "--int8_kv_cache", "--output_dir", str(tmp_path / "out")]
+    env = {**os.environ, "TRTDEPLOY_STANDIN_VERSION": "0.16.0"}
+    falcon = subprocess.run([sys.executable, str(script), *args], capture_output=True, text=True, env=env, timeout=60)
+    assert falcon.returncode == 2 and "convert_checkpoint.py-falcon 0.16.0: unknown flag --int8_kv_cache" in falcon.stderr
+    assert run("convert_checkpoint.py", args, "0.16.0").returncode == 0  # llama's converter takes it
