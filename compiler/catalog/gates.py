@@ -1,6 +1,7 @@
 """Which TensorRT-LLM release has which flag or tool: the version gates the planner and P rules share.
 
-Facts from ../shared/reference/trtllm.md; each gate names its section. A release
+Being replaced by the ranged rows of compiler/catalog/tools/*.yaml and releases.yaml,
+which name the upstream file and commit of each fact. A release
 line is a family of flag sets (compiler.versions), but a few flags appeared in the
 middle of the 0.8-0.10 line, so gates compare the exact (major, minor) version.
 """

@@ -13,11 +13,14 @@ from collections.abc import Sequence
 
 from compiler.backends import backend_module
 from compiler.decide.estimate import serving_estimate
-from compiler.decide.model import Decided, Note, Origin
+from compiler.backends.pytorch import modelopt_version
+from compiler.catalog import llm_api
+from compiler.decide.model import Backend, Decided, Note, Origin
 from compiler.findings import Finding
 from compiler.launchers import launcher_module
 from compiler.plan.model import EXAMPLES_DIR, HOSTFILE, MODEL_DIR, Decision, Launch, Plan, Step, Var
 from compiler.plan.steps import StepList
+from compiler.plan.toolcheck import PlanBug, check_plan
 
 
 class PlanError(Exception):
@@ -57,6 +60,7 @@ def resolved_summary(d: Decided, examples: str) -> dict[str, object]:
                 "p2p": r.gpu.p2p},
         "build_gpu": {"id": r.build_gpu.id, "sm": r.build_gpu.sm, "gpus": r.build_gpus},
         "backend": d.backend.value.value,
+        "modelopt": str(modelopt_version(r)) if d.backend.value is Backend.PYTORCH else None,
         "format": d.format.value.value,
         "format_reason": d.format.reason if d.format.origin is Origin.DECIDED else "",
         "kv_cache": d.kv_cache.value.value,
@@ -84,10 +88,22 @@ def make_plan(d: Decided, findings: Sequence[Finding] = ()) -> Plan:
     launch = launcher_module(d.r.spec.launch.launcher).launch(d, program)
     notes = [*d.notes, *_setting_notes(d), *steps.notes, *program.argv.notes]
     examples = examples_dir(d)
-    return Plan(
+    plan = Plan(
         name=d.r.name, spec_path=d.r.path, backend=d.backend.value.value, release_version=d.r.release.version,
         release_line=d.r.release.line.value, resolved=resolved_summary(d, examples), steps=tuple(steps.steps),
         launch=launch, memory=serving_estimate(d),
         decisions=tuple(Decision(n.topic, n.choice, n.reason) for n in notes), findings=tuple(findings),
         variables=_variables(d, steps.steps, launch, examples),
     )
+    _check_against_the_release(d, plan)
+    return plan
+
+
+def _check_against_the_release(d: Decided, plan: Plan) -> None:
+    """Every argv and the LLM-API YAML against the exact release's tables: a problem is a planner bug."""
+    modelopt = modelopt_version(d.r) if d.backend.value is Backend.PYTORCH else None
+    check_plan(plan, d.r.release.exact, modelopt)
+    if plan.launch.llm_api_options is not None:
+        problems = llm_api.check_llm_api_options(d.r.release.exact, plan.launch.llm_api_options)
+        if problems:
+            raise PlanBug("the planner wrote LLM-API options the release refuses: " + "; ".join(problems))

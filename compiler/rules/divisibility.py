@@ -1,8 +1,10 @@
 """D rules: does the model split evenly over tensor and pipeline parallelism?
 
-Facts from TensorRT-LLM's layers/attention.py and models/convert_utils.py (the asserts
-quoted in each rule), ModelOpt's block-quantization export error, and seed 002, which
-shows convert_checkpoint.py failing at tp 3 and run.py at pp 3.
+Facts from TensorRT-LLM's converters (dup_kv_weight asserts tp % num_kv_heads == 0 in
+examples/llama/convert_checkpoint.py @ 5955b8af and tensorrt_llm/models/convert_utils.py),
+its issues on group-wise INT4 and tp (#1636, #2445, NVIDIA/Model-Optimizer#23; group sizes
+64 and 128: #988) and seed 002,
+which shows convert_checkpoint.py failing at tp 3 and run.py at pp 3.
 """
 
 from __future__ import annotations

@@ -1,8 +1,8 @@
 """H rules: can the target GPU, the build GPU and the release line run this dtype, format and KV cache?
 
-Every fact is looked up in compiler/catalog/support.yaml (reference/trtllm.md §3,
-§4 'Engines are per-rank, per-arch', §6 #4, #5, #8); the rules themselves list no
-format and no compute capability.
+Every fact is looked up in compiler/catalog/support.yaml (each row with its upstream
+source: the support matrices, #1428, #1914; engines are per compute capability, #3031);
+the rules themselves list no format and no compute capability.
 """
 
 from __future__ import annotations
@@ -219,9 +219,10 @@ def fp8_context_fmha_needs_hopper(d: Decided) -> Iterator[Finding]:
 @rule(
     "H108", "gptq-act-order-unsupported", Severity.ERROR,
     "GPTQ with activation reordering (desc_act) is asked for.",
-    why="TensorRT-LLM's GPTQ kernels take groups in channel order. 1.x refuses such checkpoints with 'GPTQ with "
-    "desc_act=True is not implemented!' (reference §1.3); older lines load them without the reordering, which "
-    "may silently degrade the output.",
+    why="TensorRT-LLM's GPTQ kernels take groups in channel order, and convert_checkpoint.py loads the GPTQ weights "
+    "it is given (--quant_ckpt_path, trtdeploy's route) without reordering them, which may silently degrade the output. "
+    "(Its 'GPTQ with desc_act=True is not implemented!' error, from 0.16, checks only a --model_dir holding a "
+    "Hugging Face GPTQ checkpoint, a route trtdeploy does not take.)",
     bad="quantization: {format: int4_gptq, act_order: true}\n",
     good="quantization: {format: int4_gptq, act_order: false}\n",
     hint="set quantization.act_order: false (and quantize with desc_act=False)",

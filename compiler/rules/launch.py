@@ -1,7 +1,7 @@
 """L rules: does the parallel layout fit the target's GPUs, nodes and interconnect?
 
-Facts from reference/trtllm.md §4 ('World size at runtime', 'Custom all-reduce'),
-§5 (multi-node launch), §6 #1 and #9, and seed 002 ("张量并行适用于设备之间有高速互联的场景":
+Facts from TensorRT-LLM's runtime (the world size must be tp x pp: #753, #1796; custom
+all-reduce needs peer access: #1374, #1498), its multi-node launch docs, and seed 002 ("张量并行适用于设备之间有高速互联的场景":
 tensor parallelism for fast interconnects, pipeline parallelism for weak links;
 "实践中tp_size和pp_size通常取2的幂": tp and pp are usually powers of two).
 """

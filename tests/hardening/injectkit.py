@@ -123,7 +123,7 @@ def materialize(host: Host, folder: Path, leaf: Leaf, value: str) -> None:
         return
     for name in ("config.json", "model.safetensors"):
         shutil.copyfile(host.model / name, target / name)
-    shutil.copyfile(host.calib, target / "calib.jsonl")
+    shutil.copyfile(host.calib / "train.jsonl", target / "calib.jsonl")
     for relative, standin in EXAMPLE_SCRIPTS.items():
         (target / relative).parent.mkdir(parents=True, exist_ok=True)
         (target / relative).unlink(missing_ok=True)

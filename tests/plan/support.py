@@ -1,4 +1,4 @@
-"""Helpers shared by tests/plan and tests/render: spec writing, planning, and checking argv against the reference."""
+"""Helpers shared by tests/plan and tests/render: spec writing, planning, and checking argv against the tool surfaces."""
 
 from __future__ import annotations
 
@@ -10,19 +10,19 @@ from typing import Any
 
 import yaml
 
-import reference_flags
+from compiler.catalog.tools import surface
+from compiler.plan import toolcheck
 from compiler.load import deep_merge
 from compiler.pipeline import SpecReport, check_spec
 from compiler.plan.model import Arg, Plan, Step, Var
 from compiler.plan.planner import make_plan
 from compiler.render import _render
+from compiler.versions import parse_version
 
 ROOT = Path(__file__).resolve().parents[2]
 SPECS = ROOT / "specs"
 DATA = ROOT / "tests" / "data" / "plan"
 RELEASES = ("0.8.0", "0.9.0", "0.10.0", "0.16.0", "1.2.0")
-REFERENCE_TOOL = {"trtllm-build": "trtllm-build", "quantize.py": "quantize.py", "convert_checkpoint.py": "convert_checkpoint.py"}
-
 BASE: dict[str, Any] = {
     "name": "llama-test",
     "model": {"name": "llama-2-7b"},
@@ -90,33 +90,18 @@ def gptq_script() -> ModuleType:
     return module
 
 
-def step_problems(step: Step, version: str) -> list[str]:
-    """Problems of a step's argv against the reference table of its tool for this release."""
-    args = tool_args(step.argv)
-    if step.tool == "gptqmodel":
-        try:
-            gptq_script().parse_args(args)
-        except SystemExit as exc:
-            return [f"gptq_quantize.py rejects {args}: exit {exc.code}"]
-        return []
-    column = reference_flags.column_for(version)
-    return reference_flags.check_argv(REFERENCE_TOOL[step.tool], column, args, version)
-
-
-def launch_problems(plan: Plan) -> list[str]:
-    """The rank argv: run.py against §1.4, or the trtllm-serve form of §5."""
-    rank = text(plan.launch.rank_argv)
-    if rank[0] == "python3":
-        assert rank[1] == "${EXAMPLES_DIR}/run.py", rank
-        column = reference_flags.column_for(plan.release_version)
-        return reference_flags.check_argv("run.py", column, rank[2:], plan.release_version)
-    expected = ["trtllm-llmapi-launch", "trtllm-serve", plan.launch.engine_dir, "--backend", "tensorrt"]
-    return [] if rank[:5] == expected and "--tokenizer" in rank else [f"unexpected serve argv {rank}"]
+def step_problems(step: Step, version: str, modelopt: str | None = None) -> list[str]:
+    """Problems of a step's argv against its tool's surface in this exact release."""
+    return toolcheck.step_problems(step, parse_version(version), parse_version(modelopt) if modelopt else None)
 
 
 def plan_problems(plan: Plan) -> list[str]:
-    problems = [p for step in plan.steps for p in step_problems(step, plan.release_version)]
-    return problems + launch_problems(plan)
+    """Every argv of the plan against its tool's surface in the plan's exact release (and ModelOpt release)."""
+    release = parse_version(plan.release_version)
+    modelopt = plan.resolved.get("modelopt")
+    modelopt_version = parse_version(modelopt) if isinstance(modelopt, str) else None
+    problems = [p for step in plan.steps for p in toolcheck.step_problems(step, release, modelopt_version)]
+    return problems + toolcheck.launch_problems(plan, release)
 
 
 def expand(argv: Sequence[Arg], values: Mapping[str, str]) -> list[str]:

@@ -1,8 +1,8 @@
-"""Every format x KV dtype x release line x GPU: what is planned uses exactly the flags of the reference tables.
+"""Every format x KV dtype x release x GPU: what is planned uses exactly the flags of the release's tool surfaces.
 
 Each combination that checks without an error finding is planned, and every
-argv (each step's, and the launch's run.py) is checked against the release's
-column of ../shared/reference/trtllm.md §1. A second pass plans every combination
+argv (each step's, and the launch's run.py) is checked against the exact
+release's surface in compiler/catalog/tools/*.yaml. A second pass plans every combination
 the planner itself accepts, findings or not, so that flag paths guarded by
 validator errors (an int8 KV cache on 1.x, fp8 on an A100) are checked too.
 """
@@ -95,7 +95,7 @@ def _check_all(plan: Plan, release: str, gpu: str, fmt: str, kv: str) -> None:
 
 
 @pytest.mark.parametrize(("release", "gpu"), list(itertools.product(RELEASES, GPUS)))
-def test_every_combination_without_errors_plans_with_reference_flags(tmp_path: Path, release: str, gpu: str) -> None:
+def test_every_combination_without_errors_plans_with_the_release_flags(tmp_path: Path, release: str, gpu: str) -> None:
     planned = 0
     for fmt, kv in itertools.product(FORMATS, KV):
         report = check_spec(_spec(tmp_path, release, gpu, fmt, kv))
@@ -111,7 +111,7 @@ def test_every_combination_without_errors_plans_with_reference_flags(tmp_path: P
 
 
 @pytest.mark.parametrize(("release", "gpu"), list(itertools.product(RELEASES, GPUS)))
-def test_every_combination_the_planner_accepts_uses_reference_flags(tmp_path: Path, release: str, gpu: str) -> None:
+def test_every_combination_the_planner_accepts_uses_the_release_flags(tmp_path: Path, release: str, gpu: str) -> None:
     for fmt, kv in itertools.product(FORMATS, KV):
         decided = check_spec(_spec(tmp_path, release, gpu, fmt, kv)).decided
         assert decided is not None

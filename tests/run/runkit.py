@@ -74,9 +74,10 @@ def make_host(base: Path) -> Host:
     (model / "model.safetensors").write_bytes(b"weights-v1" * 100)
     (model / ".cache").mkdir()
     (model / ".cache" / "ignored").write_text("dot-folders are not digested")
-    calib = base / "data" / "calib.jsonl"
-    calib.parent.mkdir()
-    calib.write_text('{"text": "hello"}\n' * 4)
+    # A folder: the form of calibration data every release from 0.11 reads (releases.yaml quantize_calibration_forms).
+    calib = base / "data" / "calib"
+    calib.mkdir(parents=True)
+    (calib / "train.jsonl").write_text('{"text": "hello"}\n' * 4)
     checkpoint = base / "gptq" / "llama-4bit-gs128.safetensors"
     checkpoint.parent.mkdir()
     checkpoint.write_bytes(b"gptq" * 64)
@@ -96,11 +97,11 @@ def make_host(base: Path) -> Host:
 
 
 def host_env(host: Host, line: str = "1.x") -> dict[str, str]:
-    """The environment a build runs in: stand-ins first on PATH, the examples folder, the call log."""
+    """The environment a build runs in: stand-ins first on PATH (playing the line's release), the examples folder, the call log."""
     return {
         "PATH": f"{host.bin}{os.pathsep}{os.environ.get('PATH', '')}",
         "TRTDEPLOY_EXAMPLES_DIR": str(host.examples),
-        "TRTDEPLOY_STANDIN_LINE": line,
+        "TRTDEPLOY_STANDIN_VERSION": VERSIONS[line],
         "TRTDEPLOY_STANDIN_LOG": str(host.calls),
     }
 

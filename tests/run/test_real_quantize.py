@@ -3,8 +3,8 @@
 The model is made here (tests/standins/tiny_llama.py: random weights, 2 layers,
 hidden 256, a local tokenizer; nothing from the hub) and so is the calibration text.
 The quantize step is the quantize.py stand-in in its real mode
-(TRTDEPLOY_STANDIN_MODELOPT=1): the stand-in's argv check against the reference
-tables, then ModelOpt's calibration and its TensorRT-LLM checkpoint export
+(TRTDEPLOY_STANDIN_MODELOPT=1): the stand-in's argv check against the package's
+surface of quantize.py, then ModelOpt's calibration and its TensorRT-LLM checkpoint export
 (tests/standins/_modelopt.py). The GPTQ step is the script the planner renders
 (templates/steps/gptq_quantize.py.j2) running GPTQModel. Only convert_checkpoint.py
 and trtllm-build stay stand-ins: they need tensorrt_llm, which has no CPU build.
@@ -57,8 +57,14 @@ def tiny_model(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture(scope="session")
 def calib_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """64 lines of 48 words the tiny tokenizer knows: one calibration sample per line."""
-    return tiny_llama.calibration_lines(tmp_path_factory.mktemp("calib") / "calib.txt")
+    """A folder with 64 lines of 48 words the tiny tokenizer knows: one calibration sample per line.
+
+    A folder, because that is the local form quantize.py reads from 0.11 on (a plain file is
+    refused: releases.yaml quantize_calibration_forms); the GPTQ script reads folders too.
+    """
+    folder = tmp_path_factory.mktemp("calib")
+    tiny_llama.calibration_lines(folder / "calib.txt")
+    return folder
 
 
 @dataclass

@@ -16,16 +16,15 @@ MISSING = [m for m in ("compiler.render", "compiler.cli.plan", "compiler.plan.pl
 pytestmark = pytest.mark.skipif(bool(MISSING), reason=f"the planner/renderer is not there yet: {', '.join(MISSING)} missing")
 
 Build = Callable[..., Result]
-LINES = {"1.2.0": "1.x", "0.16.0": "0.12", "0.8.0": "0.8"}
 FIRST = {"fp8": "quantize", "int8_sq": "convert", "gptq_ckpt": "convert", "none": "convert"}
 
 
 def write_spec(host: Host, path: Path, fmt: str = "fp8", version: str = "1.2.0", gpu: str = "H100-SXM", tp: int = 2,
-               batch: int = 4, samples: int = 32) -> Path:
+               batch: int = 4, samples: int = 32, dataset: Path | None = None) -> Path:
     quant = {"fp8": ["format: fp8", "kv_cache: fp8"], "int8_sq": ["format: int8_sq"], "none": ["format: none"],
              "gptq_ckpt": ["format: int4_gptq", f"checkpoint: {host.checkpoint}"]}[fmt]
     if fmt in {"fp8", "int8_sq"}:
-        quant += ["calibration:", f"  dataset: {host.calib}", f"  samples: {samples}"]
+        quant += ["calibration:", f"  dataset: {dataset or host.calib}", f"  samples: {samples}"]
     lines = [
         f"name: tiny-{fmt.replace('_', '-')}",
         "model:", f"  path: {host.model}",
@@ -38,6 +37,16 @@ def write_spec(host: Host, path: Path, fmt: str = "fp8", version: str = "1.2.0",
     return path
 
 
+@pytest.mark.xfail(strict=True, reason="planner: a local calibration file is passed as quantize.py --calib_dataset at "
+                   "1.2.0, which reads dataset names and folders only (releases.yaml quantize_calibration_forms)")
+def test_a_calibration_file_reaches_the_quantize_step_in_a_form_the_release_reads(
+        host: Host, tmp_path: Path, trtdeploy: Build, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("TRTDEPLOY_STANDIN_VERSION", "1.2.0")
+    spec = write_spec(host, tmp_path / "spec.yaml", "fp8", "1.2.0", dataset=host.calib / "train.jsonl")
+    result = trtdeploy("build", str(spec), "-o", str(tmp_path / "out"), "--skip-doctor", "--plain")
+    assert result.exit_code == 0, result.output
+
+
 def ran(result: Result) -> list[str]:
     return [line.split()[1] for line in result.stdout.splitlines() if line.startswith("[") and "… running" in line]
 
@@ -48,7 +57,7 @@ def ran(result: Result) -> list[str]:
 ])
 def test_a_compiled_spec_builds_once_and_then_skips(fmt: str, version: str, host: Host, tmp_path: Path,
                                                     trtdeploy: Build, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("TRTDEPLOY_STANDIN_LINE", LINES[version])
+    monkeypatch.setenv("TRTDEPLOY_STANDIN_VERSION", version)
     spec = write_spec(host, tmp_path / "spec.yaml", fmt, version)
     out = tmp_path / "out"
     first = trtdeploy("build", str(spec), "-o", str(out), "--skip-doctor", "--plain")

@@ -1,4 +1,4 @@
-"""The stand-ins check argv against the reference flag tables and write plausible output trees."""
+"""The stand-ins check argv against the package's tool surfaces, refuse what the real release refuses, and write plausible trees."""
 
 from __future__ import annotations
 
@@ -15,10 +15,12 @@ from runkit import STANDINS, Host
 sys.path.insert(0, str(STANDINS))
 from flagcheck import check_argv  # noqa: E402
 
+from compiler.catalog.releases import newest_release  # noqa: E402
 
-def run(tool: str, args: list[str], line: str = "1.x", **env: str) -> subprocess.CompletedProcess[str]:
+
+def run(tool: str, args: list[str], version: str = "1.2.0", **env: str) -> subprocess.CompletedProcess[str]:
     script = STANDINS / tool
-    full_env = {**os.environ, "TRTDEPLOY_STANDIN_LINE": line, **env}
+    full_env = {**os.environ, "TRTDEPLOY_STANDIN_VERSION": version, **env}
     return subprocess.run([sys.executable, str(script), *args], capture_output=True, text=True, env=full_env, timeout=60)
 
 
@@ -52,19 +54,21 @@ def test_outputs_depend_on_inputs_only(host: Host, tmp_path: Path) -> None:
     assert (tmp_path / "one" / "rank1.safetensors").read_bytes() != (tmp_path / "three" / "rank1.safetensors").read_bytes()
 
 
-@pytest.mark.parametrize(("tool", "line", "args", "message"), [
-    ("trtllm-build", "0.8", ["--max_seq_len", "2048"], "--max_seq_len does not exist in '0.8.0'"),
-    ("trtllm-build", "1.x", ["--max_output_len", "512"], "--max_output_len does not exist in '1.x"),
-    ("trtllm-build", "1.x", ["--bogus", "1"], "--bogus is unknown to the '1.x"),
-    ("trtllm-build", "1.x", ["--context_fmha", "on"], "--context_fmha 'on' is not one of ['enable', 'disable']"),
-    ("quantize.py", "0.12", ["--qformat", "nvfp4"], "--qformat 'nvfp4' is not one of"),
-    ("quantize.py", "0.8", ["--calib_dataset", "x"], "--calib_dataset does not exist in '0.8.0'"),
-    ("convert_checkpoint.py", "1.x", ["--ammo_quant_ckpt_path", "x"], "--ammo_quant_ckpt_path is unknown"),
-    ("convert_checkpoint.py", "1.x", ["--use_weight_only", "int8"], "--use_weight_only is a store_true switch but got ['int8']"),
-    ("convert_checkpoint.py", "1.x", ["--tp_size"], "--tp_size takes one value, got []"),
+@pytest.mark.parametrize(("tool", "version", "args", "message"), [
+    ("trtllm-build", "0.8.0", ["--max_seq_len", "2048"], "trtllm-build 0.8.0: unknown flag --max_seq_len"),
+    ("trtllm-build", "1.2.0", ["--max_output_len", "512"], "trtllm-build 1.2.0: unknown flag --max_output_len"),
+    ("trtllm-build", "1.2.0", ["--bogus", "1"], "trtllm-build 1.2.0: unknown flag --bogus"),
+    ("trtllm-build", "1.2.0", ["--context_fmha", "on"], "--context_fmha 'on' is not one of enable, disable"),
+    ("trtllm-build", "0.10.0", ["--gpt_attention_plugin", "auto"], "--gpt_attention_plugin 'auto' is not one of"),
+    ("quantize.py", "0.16.0", ["--qformat", "nvfp4"], "--qformat 'nvfp4' is not one of"),
+    ("quantize.py", "0.9.0", ["--calib_dataset", "x"], "quantize.py 0.9.0: unknown flag --calib_dataset"),
+    ("convert_checkpoint.py", "1.2.0", ["--ammo_quant_ckpt_path", "x"], "unknown flag --ammo_quant_ckpt_path"),
+    ("convert_checkpoint.py", "1.2.0", ["--use_weight_only", "int8"], "unexpected argument 'int8'"),
+    ("convert_checkpoint.py", "1.2.0", ["--tp_size"], "--tp_size needs a value"),
+    ("convert_checkpoint.py", "0.13.0", ["--calib_size", "8"], "convert_checkpoint.py 0.13.0: unknown flag --calib_size"),
 ])
-def test_bad_argv_exits_2_naming_the_flag(tool: str, line: str, args: list[str], message: str, tmp_path: Path) -> None:
-    done = run(tool, [*args, "--output_dir", str(tmp_path / "out")], line)
+def test_bad_argv_exits_2_naming_the_flag(tool: str, version: str, args: list[str], message: str, tmp_path: Path) -> None:
+    done = run(tool, [*args, "--output_dir", str(tmp_path / "out")], version)
     assert done.returncode == 2
     assert message in done.stderr
     assert not (tmp_path / "out").exists()
@@ -86,10 +90,108 @@ def test_knobs_fail_and_log(host: Host, tmp_path: Path) -> None:
     assert [json.loads(line)["tool"] for line in log.read_text().splitlines()] == ["quantize.py", "quantize.py"]
 
 
-def test_the_check_is_the_reference_tables_one(monkeypatch: pytest.MonkeyPatch) -> None:
-    assert check_argv("convert_checkpoint.py", "0.12", ["--quant_ckpt_path", "x", "--per_group"]) == (
-        {"--quant_ckpt_path": ["x"], "--per_group": []}, [])
-    assert check_argv("trtllm-build", "2.0", [])[1] == ["TRTDEPLOY_STANDIN_LINE='2.0' is not one of ['0.12', '0.8', '1.x']"]
-    assert check_argv("convert_checkpoint.py", "0.8", ["--modelopt_quant_ckpt_path", "x"])[1]  # 0.10.0 only
+def test_the_check_is_the_package_surface_of_the_exact_release(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("TRTDEPLOY_STANDIN_VERSION", "0.16.0")
+    given, problems, version = check_argv("convert_checkpoint.py", ["--quant_ckpt_path", "x", "--per_group", "-sq", "0.5"])
+    assert (given, problems, str(version)) == ({"--quant_ckpt_path": ["x"], "--per_group": [], "--smoothquant": ["0.5"]},
+                                               [], "0.16.0")
+    monkeypatch.setenv("TRTDEPLOY_STANDIN_VERSION", "0.9.0")
+    assert check_argv("convert_checkpoint.py", ["--modelopt_quant_ckpt_path", "x"])[1]  # 0.10.0 only
     monkeypatch.setenv("TRTDEPLOY_STANDIN_VERSION", "0.10.0")
-    assert check_argv("convert_checkpoint.py", "0.8", ["--modelopt_quant_ckpt_path", "x"])[1] == []
+    assert check_argv("convert_checkpoint.py", ["--modelopt_quant_ckpt_path", "x"])[1] == []
+
+
+def test_a_release_newer_than_known_plays_the_newest_and_a_bad_version_is_a_problem(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("TRTDEPLOY_STANDIN_VERSION", "9.0.0")
+    assert str(check_argv("trtllm-build", ["--max_seq_len", "8"])[2]) == str(newest_release().version)
+    monkeypatch.setenv("TRTDEPLOY_STANDIN_VERSION", "0.7.1")
+    _, problems, version = check_argv("trtllm-build", [])
+    assert version is None and problems == ["TRTDEPLOY_STANDIN_VERSION='0.7.1': TensorRT-LLM 0.7.1 is older than 0.8.0, "
+                                            "the oldest release whose facts are known"]
+
+
+# ---------------------------------------------------------------- refusals beyond argv (refusals.py)
+
+
+def fp8_args(host: Host, out: Path, dataset: str, qformat: str = "fp8") -> list[str]:
+    return ["--model_dir", str(host.model), "--qformat", qformat, "--calib_dataset", dataset, "--output_dir", str(out)]
+
+
+@pytest.mark.parametrize(("version", "dataset", "qformat", "accepted"), [
+    ("1.2.0", "FILE", "fp8", False),                   # a plain file is no form of any release
+    ("1.2.0", "FILE", "int8_wo", True),                # int8_wo does not calibrate: the dataset is never read
+    ("1.2.0", "FOLDER", "fp8", True),                  # a folder: the train split's text column
+    ("1.2.0", "pileval", "fp8", True),
+    ("1.2.0", "ccdv/cnn_dailymail", "fp8", True),
+    ("1.2.0", "my-ScienceQA-copy", "fp8", True),       # 1.x matches scienceqa in the name, case-insensitively
+    ("1.2.0", "wikitext", "fp8", False),
+    ("0.16.0", "my-ScienceQA-copy", "fp8", False),     # not before 0.17
+    ("0.10.0", "FOLDER", "fp8", False),                # 0.10 reads no folder (unless named cnn_dailymail)
+])
+def test_quantize_refuses_calibration_data_its_release_does_not_read(
+        host: Host, tmp_path: Path, version: str, dataset: str, qformat: str, accepted: bool) -> None:
+    given = {"FILE": str(host.calib / "train.jsonl"), "FOLDER": str(host.calib)}.get(dataset, dataset)
+    done = run("quantize.py", fp8_args(host, tmp_path / "ckpt", given, qformat), version)
+    assert (done.returncode == 0) is accepted, done.stderr
+    if not accepted:
+        assert f"Unsupported dataset name or local repo directory: {given}." in done.stderr
+        assert "quantize_by_modelopt.py @" in done.stderr  # the row's source
+
+
+def checkpoint(folder: Path, quant_algo: str | None, kv: str | None = None) -> Path:
+    folder.mkdir(parents=True)
+    config = {"architecture": "LlamaForCausalLM", "dtype": "float16",
+              "mapping": {"world_size": 1, "tp_size": 1, "pp_size": 1},
+              "quantization": {"quant_algo": quant_algo, "kv_cache_quant_algo": kv}}
+    (folder / "config.json").write_text(json.dumps(config))
+    (folder / "rank0.safetensors").write_bytes(b"weights")
+    return folder
+
+
+@pytest.mark.parametrize(("version", "sm", "quant_algo", "kv", "message"), [
+    ("1.2.0", "100", "W4A16_AWQ", None, "INT8/INT4 quantization is not supported on SM>=100."),
+    ("1.2.0", "100", "W8A16", None, "INT8/INT4 quantization is not supported on SM>=100."),
+    ("1.2.0", "103", None, "INT8", "INT8/INT4 quantization is not supported on SM>=100."),
+    ("1.2.0", "100", "W8A8_SQ_PER_CHANNEL", None, "SmoothQuant is not supported on SM>=100."),
+    ("1.2.0", "90", "W4A16_AWQ", None, None),
+    ("1.2.0", "120", "W4A16_AWQ", None, None),         # the builder checks 100 <= SM < 120
+    ("1.2.0", "100", "FP8", "FP8", None),
+    ("0.16.0", "100", "W4A16_AWQ", None, None),         # no such check before 0.17
+])
+def test_trtllm_build_refuses_what_the_builder_refuses_on_blackwell(
+        tmp_path: Path, version: str, sm: str, quant_algo: str | None, kv: str | None, message: str | None) -> None:
+    ckpt = checkpoint(tmp_path / "ckpt", quant_algo, kv)
+    done = run("trtllm-build", ["--checkpoint_dir", str(ckpt), "--output_dir", str(tmp_path / "engine")], version,
+               TRTDEPLOY_STANDIN_SM=sm)
+    if message is None:
+        assert done.returncode == 0, done.stderr
+    else:
+        assert done.returncode == 2 and f"RuntimeError: {message} (SM{sm}" in done.stderr
+        assert not (tmp_path / "engine").exists()
+
+
+@pytest.mark.parametrize(("version", "paged_context", "refused"), [
+    ("0.16.0", ["--use_paged_context_fmha", "enable"], True),   # the 0.9-0.16 builders raise
+    ("0.16.0", [], False),                                      # off by default there
+    ("0.9.0", ["--use_paged_context_fmha", "enable"], True),
+    ("1.2.0", [], False),                                       # on by default, but the builder turns it off and warns
+    ("1.2.0", ["--use_paged_context_fmha", "enable"], False),
+])
+def test_trtllm_build_refuses_paged_context_fmha_with_int8_kv_where_the_builder_raises(
+        tmp_path: Path, version: str, paged_context: list[str], refused: bool) -> None:
+    ckpt = checkpoint(tmp_path / "ckpt", "W8A16", "INT8")
+    done = run("trtllm-build", ["--checkpoint_dir", str(ckpt), "--output_dir", str(tmp_path / "engine"), *paged_context],
+               version)
+    assert (done.returncode == 2) is refused, done.stderr
+    assert ("Paged Context FMHA doesn't work with int8 kv cache currently." in done.stderr) is refused
+
+
+def test_the_converter_checks_the_flags_of_the_family_it_is_called_as(host: Host, tmp_path: Path) -> None:
+    script = tmp_path / "examples" / "falcon" / "convert_checkpoint.py"
+    script.parent.mkdir(parents=True)
+    script.symlink_to(STANDINS / "convert_checkpoint.py")
+    args = ["--model_dir", str(host.model), "--int8_kv_cache", "--output_dir", str(tmp_path / "out")]
+    env = {**os.environ, "TRTDEPLOY_STANDIN_VERSION": "0.16.0"}
+    falcon = subprocess.run([sys.executable, str(script), *args], capture_output=True, text=True, env=env, timeout=60)
+    assert falcon.returncode == 2 and "convert_checkpoint.py-falcon 0.16.0: unknown flag --int8_kv_cache" in falcon.stderr
+    assert run("convert_checkpoint.py", args, "0.16.0").returncode == 0  # llama's converter takes it

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -74,7 +75,7 @@ def test_a_rerun_input_step_is_named(host: Host, compile_folder: Callable[..., P
 def test_a_missing_input_is_reported_not_raised(host: Host, compile_folder: Callable[..., Path], trtdeploy: Build) -> None:
     folder = compile_folder()
     build(trtdeploy, folder)
-    host.calib.unlink()
+    shutil.rmtree(host.calib)
     found = states(trtdeploy, folder)
     assert found["quantize"][0] == "stale" and "does not exist" in found["quantize"][1]
 

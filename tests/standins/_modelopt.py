@@ -1,14 +1,14 @@
 """The real mode of the quantize.py stand-in: what TensorRT-LLM's examples/quantization/quantize.py does, through ModelOpt.
 
 Used when TRTDEPLOY_STANDIN_MODELOPT=1, after the stand-in has checked argv against
-the reference tables (the one argv check; see _standin.py). It loads the Hugging
+the package's surface of quantize.py (the one argv check; see _standin.py). It loads the Hugging
 Face model of --model_dir, calibrates it on a local text file with ModelOpt, and
 exports a TensorRT-LLM checkpoint (config.json + rank{N}.safetensors, one per
 tp x pp rank) with ModelOpt's own export_tensorrt_llm_checkpoint, the function
 quantize.py calls. tensorrt_llm is not needed: without it ModelOpt writes the
 checkpoint's config.json "manually" (and warns so).
 
-What it mirrors from quantize.py (0.16 / 1.x, reference §1.2):
+What it mirrors from quantize.py (0.16 / 1.x: tensorrt_llm/quantization/quantize_by_modelopt.py):
   --qformat            fp8, int4_awq, int8_sq, w4a8_awq, fp8_pc_pt, nvfp4 calibrate with the ModelOpt preset
                        of that name; int8_wo, int4_wo and full_prec calibrate nothing but the KV cache and
                        export full-precision weights, with quant_algo rewritten to W8A16 / W4A16 / None

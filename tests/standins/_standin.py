@@ -1,24 +1,28 @@
 """What the stand-ins for TensorRT-LLM's tools share: argv checking, test knobs, and plausible outputs.
 
 A stand-in replaces a GPU-only tool at the process boundary only. It checks its
-argv against the reference flag tables (flagcheck.py, over tests/reference_flags.py)
-for the release line in TRTDEPLOY_STANDIN_LINE (0.8 | 0.12 | 1.x; default 1.x; an
-exact TRTDEPLOY_STANDIN_VERSION is optional) and exits 2 naming the flag on anything
-unknown, absent from that release, or of the wrong kind or choice; then it writes the tree the real tool writes (config.json +
-rank{N}.safetensors, or config.json + rank{N}.engine), with small dummy bytes
-derived from its inputs, so equal inputs give byte-equal outputs.
+argv against the package's tool surface (compiler/catalog/tools/<tool>.yaml, through
+flagcheck.py) for the exact release in TRTDEPLOY_STANDIN_VERSION (default: the newest
+known) and exits 2 naming the flag on anything unknown, absent from that release, or of
+the wrong kind or choice; it refuses what the real tool refuses beyond its argv from the
+package's release facts (refusals.py); then it writes the tree the real tool writes
+(config.json + rank{N}.safetensors, or config.json + rank{N}.engine), with small dummy
+bytes derived from its inputs, so equal inputs give byte-equal outputs.
 
 Knobs for tests:
   TRTDEPLOY_STANDIN_FAIL=<tool>            exit 1 with a message (tool: quantize.py, convert_checkpoint.py, trtllm-build)
   TRTDEPLOY_STANDIN_SLEEP=<s> | <tool>:<s> sleep after writing part of the output (all tools, or one), printing
                                            "stand-in <tool>: sleeping" first so a test can wait for it
-  TRTDEPLOY_STANDIN_LOG=<file>             append one JSON line {"tool", "argv", "line", "pid"} per invocation
+  TRTDEPLOY_STANDIN_LOG=<file>             append one JSON line {"tool", "argv", "version", "pid"} per invocation
+  TRTDEPLOY_STANDIN_SM=<sm>                trtllm-build only: the compute capability the build runs on (e.g. 100),
+                                           for the builder's GPU-dependent refusals (refusals.py)
   TRTDEPLOY_STANDIN_MODELOPT=1             quantize.py only: after the argv check, quantize and export for real
                                            with ModelOpt (_modelopt.py) instead of writing dummy files
   TRTDEPLOY_STANDIN_DEVICE=cuda|cpu        that real mode's device when argv has no --device (default: cuda
                                            when torch sees a GPU, else cpu)
 
-Stdlib only: the stand-ins run under the python3 the step scripts find on PATH.
+The stand-ins run under the test virtualenv's python3 (first on PATH in the tests), so they
+import the installed `compiler` package for the facts.
 """
 
 from __future__ import annotations
@@ -29,9 +33,13 @@ import os
 import sys
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 
 from flagcheck import check_argv
+
+from compiler.catalog.tools import Surface, surface
+from compiler.versions import Version
 
 Args = dict[str, list[str]]
 
@@ -46,20 +54,32 @@ class StandinError(Exception):
     """A problem with what the stand-in was given: printed on stderr, exit 2."""
 
 
-def run(tool: str, write: Callable[[Args], None]) -> int:
-    """The body of every stand-in: log the call, honour the knobs, check argv, write the outputs."""
+@dataclass(frozen=True)
+class Call:
+    """One invocation: the parsed flags, the release played and that release's surface of the tool."""
+
+    args: Args
+    version: Version
+    surface: Surface
+
+
+def run(tool: str, write: Callable[[Call], None], facts_tool: str | None = None) -> int:
+    """The body of every stand-in: log the call, honour the knobs, check argv, write the outputs.
+
+    `facts_tool` names the tool file to check against when it is not `tool` (a family's converter).
+    """
     argv = sys.argv[1:]
-    line = os.environ.get("TRTDEPLOY_STANDIN_LINE", "1.x")
-    _log_call(tool, argv, line)
+    _log_call(tool, argv, os.environ.get("TRTDEPLOY_STANDIN_VERSION"))
     if os.environ.get("TRTDEPLOY_STANDIN_FAIL") == tool:
         print(f"stand-in {tool}: failing as asked by TRTDEPLOY_STANDIN_FAIL={tool}", file=sys.stderr)
         return 1
-    args, problems = check_argv(tool, line, argv)
+    facts_tool = facts_tool or tool
+    args, problems, version = check_argv(facts_tool, argv)
     try:
-        if problems:
+        if problems or version is None:
             raise StandinError("; ".join(problems))
-        print(f"stand-in {tool} ({line} line): {len(argv)} arguments checked", flush=True)
-        write(args)
+        print(f"stand-in {tool} (TensorRT-LLM {version}): {len(argv)} arguments checked", flush=True)
+        write(Call(args, version, surface(facts_tool, version)))
     except StandinError as exc:
         print(f"stand-in {tool}: error: {exc}", file=sys.stderr)
         return 2
@@ -67,11 +87,17 @@ def run(tool: str, write: Callable[[Args], None]) -> int:
     return 0
 
 
-def _log_call(tool: str, argv: list[str], line: str) -> None:
+def refuse(problems: list[str]) -> None:
+    """Stop as the real tool stops on what it refuses beyond its argv."""
+    if problems:
+        raise StandinError("; ".join(problems))
+
+
+def _log_call(tool: str, argv: list[str], version: str | None) -> None:
     path = os.environ.get("TRTDEPLOY_STANDIN_LOG")
     if not path:
         return
-    record = json.dumps({"tool": tool, "argv": argv, "line": line, "pid": os.getpid()}) + "\n"
+    record = json.dumps({"tool": tool, "argv": argv, "version": version, "pid": os.getpid()}) + "\n"
     fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
     try:
         os.write(fd, record.encode())  # one write with O_APPEND: lines of concurrent calls never interleave

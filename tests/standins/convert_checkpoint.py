@@ -1,7 +1,10 @@
 #!/usr/bin/env python3
-"""Stand-in for TensorRT-LLM's llama convert_checkpoint.py (examples/llama/, or examples/models/core/llama/ in 1.x).
+"""Stand-in for TensorRT-LLM's convert_checkpoint.py of a model family (examples/<family>/, or examples/models/*/<family>/).
 
-Checks argv against the reference tables (see _standin.py), reads --model_dir's
+The family is the folder the script is called through; its surface is the package's
+convert_checkpoint.py-<family> file where there is one, else llama's. Checks argv against
+it for the release played, refuses a --calib_dataset that release does not read
+(refusals.py), reads --model_dir's
 config.json (and the GPTQ checkpoint, when given), and writes a TRT-LLM
 checkpoint: config.json with architecture, dtype, mapping and quantization
 derived from the flags, plus rank{N}.safetensors.
@@ -16,6 +19,9 @@ from pathlib import Path
 sys.path.insert(0, os.path.dirname(os.path.realpath(__file__)))
 
 import _standin as s  # noqa: E402
+from refusals import convert_refusals  # noqa: E402
+
+from compiler.catalog.tools import TOOLS_DIR  # noqa: E402
 
 TOOL = "convert_checkpoint.py"
 CKPT_FLAGS = ("--quant_ckpt_path", "--modelopt_quant_ckpt_path", "--ammo_quant_ckpt_path")
@@ -37,7 +43,16 @@ def quantization(args: s.Args) -> dict[str, object]:
     return quant
 
 
-def write(args: s.Args) -> None:
+def facts_tool() -> str:
+    """The tool file of the family this script was called as (its folder's name), llama's by default."""
+    family = Path(sys.argv[0]).parent.name
+    own = f"{TOOL}-{family}"
+    return own if (TOOLS_DIR / f"{own}.yaml").is_file() else TOOL
+
+
+def write(call: s.Call) -> None:
+    args = call.args
+    s.refuse(convert_refusals(call.version, args))
     hf, model_digest = s.read_model(s.one(args, "--model_dir"))
     digests = [model_digest]
     for flag in CKPT_FLAGS:
@@ -60,4 +75,4 @@ def write(args: s.Args) -> None:
 
 
 if __name__ == "__main__":
-    sys.exit(s.run(TOOL, write))
+    sys.exit(s.run(TOOL, write, facts_tool()))

@@ -1,46 +1,70 @@
-"""The stand-ins' one argv check, against the flag tables of ../shared/reference/trtllm.md (§1.1-1.3).
+"""The stand-ins' argv check: the package's tool surfaces (compiler/catalog/tools/*.yaml) for one exact release.
 
-A thin adapter over tests/reference_flags.py (the parser of those tables that the
-plan tests use too), so the stand-ins and the planner's tests read the tables the
-same way. Stdlib only, like reference_flags: the stand-ins run under whatever
-python3 the step scripts find on PATH.
-
-The release line (TRTDEPLOY_STANDIN_LINE: 0.8 | 0.12 | 1.x) picks the column;
-TRTDEPLOY_STANDIN_VERSION (e.g. 0.10.0), when set, applies the cells that name flags
-of one exact release (e.g. --modelopt_quant_ckpt_path at 0.10.0).
+The release is TRTDEPLOY_STANDIN_VERSION (an exact version such as 0.10.0 or 1.2.0rc6;
+default: the newest release known). A version the catalog does not list resolves as the
+planner resolves it (compiler.catalog.releases.release_facts): newer than the newest known
+uses the newest known release's flags. The stand-ins run under the test virtualenv's python3,
+so they import the installed `compiler` package.
 """
 
 from __future__ import annotations
 
-import importlib
 import os
-import sys
-from pathlib import Path
-from types import ModuleType
+from collections.abc import Sequence
 
-HERE = Path(os.path.realpath(__file__)).parent
-LINE_COLUMN = {"0.8": "0.8.0", "0.12": "0.16.0.dev", "1.x": "1.x"}
+from compiler.catalog.releases import ReleaseNotSupported, newest_release, release_facts
+from compiler.catalog.tools import Surface, ToolFactsError, surface
+from compiler.versions import Version
 
-
-def _reference_flags() -> ModuleType:
-    sys.path.insert(0, str(HERE.parent))
-    try:
-        return importlib.import_module("reference_flags")
-    finally:
-        sys.path.remove(str(HERE.parent))
+VERSION_ENV = "TRTDEPLOY_STANDIN_VERSION"
+Args = dict[str, list[str]]
 
 
-def check_argv(tool: str, line: str, argv: list[str]) -> tuple[dict[str, list[str]], list[str]]:
-    """Parse a tool's argv (program name excluded) and check it against the release line's column.
+def standin_version() -> Version:
+    """The release the stand-ins play.
+
+    Raises:
+        ReleaseNotSupported: TRTDEPLOY_STANDIN_VERSION is not a version or older than 0.8.0.
+    """
+    text = os.environ.get(VERSION_ENV)
+    if not text:
+        return newest_release().version
+    return release_facts(text).facts_version
+
+
+def parse(facts: Surface, argv: Sequence[str]) -> Args:
+    """flag -> values as the tool reads them (a switch maps to []; aliases to the flag's own name)."""
+    given: Args = {}
+    i = 0
+    while i < len(argv):
+        name, eq, inline = argv[i].partition("=")
+        i += 1
+        fact = facts.fact(name)
+        if fact is None:
+            continue
+        values = given.setdefault(fact.name, [])
+        if not fact.takes_value:
+            continue
+        if eq:
+            values.append(inline)
+            continue
+        while i < len(argv) and not (argv[i].startswith("--") or argv[i].partition("=")[0] in facts.flags):
+            values.append(argv[i])
+            i += 1
+            if not fact.multiple:
+                break
+    return given
+
+
+def check_argv(tool: str, argv: Sequence[str]) -> tuple[Args, list[str], Version | None]:
+    """Parse and check a tool's argv (program name excluded) for the stand-in's release.
 
     Returns:
-        (flag -> values given, problems); a switch maps to [].
+        (flag -> values given, problems, the release checked against; None when it could not be resolved).
     """
-    column = LINE_COLUMN.get(line)
-    if column is None:
-        return {}, [f"TRTDEPLOY_STANDIN_LINE={line!r} is not one of {sorted(LINE_COLUMN)}"]
-    reference = _reference_flags()
-    problems = reference.check_argv(tool, column, argv, os.environ.get("TRTDEPLOY_STANDIN_VERSION") or None)
-    parsed, _ = reference.parse_argv(argv)
-    given = {flag: values for flag, values, _ in parsed}
-    return given, [f"{problem} (release line {line})" for problem in problems]
+    try:
+        version = standin_version()
+        facts = surface(tool, version)
+    except (ReleaseNotSupported, ToolFactsError) as exc:
+        return {}, [f"{VERSION_ENV}={os.environ.get(VERSION_ENV)!r}: {exc}"], None
+    return parse(facts, argv), facts.check(argv), version

@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
 """Stand-in for TensorRT-LLM's examples/quantization/quantize.py (ModelOpt PTQ + TRT-LLM checkpoint export).
 
-Checks argv against the reference tables (see _standin.py), reads --model_dir's
+Checks argv against the package's surface of quantize.py for the release played, refuses a
+--calib_dataset that release does not read (refusals.py), reads --model_dir's
 config.json, and writes a TRT-LLM checkpoint: config.json with architecture,
 dtype, mapping and quantization from the flags, plus rank{N}.safetensors.
 
@@ -20,11 +21,14 @@ from pathlib import Path
 sys.path.insert(0, os.path.dirname(os.path.realpath(__file__)))
 
 import _standin as s  # noqa: E402
+from refusals import quantize_refusals  # noqa: E402
 
 TOOL = "quantize.py"
 
 
-def write(args: s.Args) -> None:
+def write(call: s.Call) -> None:
+    args = call.args
+    s.refuse(quantize_refusals(call.version, args))
     if os.environ.get("TRTDEPLOY_STANDIN_MODELOPT") == "1":
         import _modelopt
 

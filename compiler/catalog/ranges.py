@@ -1,0 +1,104 @@
+"""Facts that hold for a range of TensorRT-LLM releases: parsing the rows of the catalog files, and picking one.
+
+A ranged row is `{since, until?, value, source, note?}` (format: compiler/catalog/README.md):
+it applies from `since` (inclusive) until `until` (exclusive, absent: still true in the newest
+release known), and `source` is a key of its file's `sources:`. The rows of one fact must be in
+release order and must not overlap, so at most one applies to a version. releases.yaml,
+formats.yaml and architectures.yaml keep their rows in this form; tools/*.yaml has its own
+(compiler/catalog/tools.py).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from compiler.versions import Version, VersionError, VersionRange, parse_version
+
+CATALOG_DIR = Path(__file__).parent
+
+
+class CatalogFactsError(RuntimeError):
+    """A catalog file is malformed: a packaging bug, reported with the file and the fact."""
+
+
+@dataclass(frozen=True)
+class RangedFact:
+    """What one release range says of a fact, and where it was read."""
+
+    name: str
+    value: Any
+    range: VersionRange
+    source: str
+    note: str = ""
+
+
+def load_yaml(name: str) -> dict[str, Any]:
+    """A catalog file as a mapping (safe loader; anchors allowed, as in formats.yaml)."""
+    try:
+        with open(CATALOG_DIR / name, encoding="utf-8") as handle:
+            data = yaml.load(handle, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
+    except OSError as exc:
+        raise CatalogFactsError(f"{name}: {exc}") from None
+    if not isinstance(data, dict):
+        raise CatalogFactsError(f"{name}: not a mapping")
+    return data
+
+
+def source_texts(file: str, sources: object) -> dict[str, str]:
+    """`sources:` as key -> text; a {repo, path, commit} mapping reads 'repo path @ commit'."""
+    if not isinstance(sources, Mapping):
+        raise CatalogFactsError(f"{file}: sources is not a mapping")
+    return {str(key): _source_text(file, key, value) for key, value in sources.items()}
+
+
+def _source_text(file: str, key: object, value: object) -> str:
+    if isinstance(value, str):
+        return value
+    if isinstance(value, Mapping) and "path" in value:
+        where = f"{value.get('repo', 'NVIDIA/TensorRT-LLM')} {value['path']}"
+        return f"{where} @ {value['commit']}" if value.get("commit") else where
+    raise CatalogFactsError(f"{file}: source {key!r} is neither text nor {{repo, path, commit}}")
+
+
+def version_of(file: str, where: str, text: object) -> Version:
+    """A quoted version of a row (`since: 0.16` would load as a float, so it is refused)."""
+    if not isinstance(text, str):
+        raise CatalogFactsError(f"{file}: {where}: version {text!r} must be a quoted string")
+    try:
+        return parse_version(text)
+    except VersionError as exc:
+        raise CatalogFactsError(f"{file}: {where}: {exc}") from None
+
+
+def ranged_rows(file: str, name: str, rows: object, sources: Mapping[str, str]) -> tuple[RangedFact, ...]:
+    """The rows of one fact, checked: known sources, release order, no overlap."""
+    if not isinstance(rows, Sequence) or isinstance(rows, str) or not rows:
+        raise CatalogFactsError(f"{file}: {name}: expected a list of rows")
+    facts = tuple(_row(file, name, row, sources) for row in rows)
+    for earlier, later in zip(facts, facts[1:], strict=False):
+        if earlier.range.until is None or earlier.range.until > later.range.since:
+            raise CatalogFactsError(f"{file}: {name}: the row from {later.range.since} overlaps the one before it")
+    return facts
+
+
+def _row(file: str, name: str, row: object, sources: Mapping[str, str]) -> RangedFact:
+    if not isinstance(row, Mapping) or "value" not in row:
+        raise CatalogFactsError(f"{file}: {name}: a row needs since and value")
+    if row.get("source") not in sources:
+        raise CatalogFactsError(f"{file}: {name}: source {row.get('source')!r} is not listed under sources")
+    until = row.get("until")
+    since = version_of(file, name, row.get("since"))
+    span = VersionRange(since, None if until is None else version_of(file, name, until))
+    if span.until is not None and span.until <= since:
+        raise CatalogFactsError(f"{file}: {name}: until {span.until} is not after since {since}")
+    return RangedFact(name, row["value"], span, sources[str(row["source"])], str(row.get("note", "")))
+
+
+def pick(rows: Sequence[RangedFact], version: Version) -> RangedFact | None:
+    """The row that applies to `version`, if any."""
+    return next((row for row in rows if version in row.range), None)
