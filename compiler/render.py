@@ -35,7 +35,7 @@ from compiler.plan.model import (
     Step,
     Var,
 )
-from compiler.backends.tensorrt.steps import GPTQ_SCRIPT
+from compiler.backends.tensorrt.steps import SCRIPTS
 
 if TYPE_CHECKING:
     import jinja2
@@ -139,15 +139,39 @@ def render_step(plan: Plan, step: Step) -> str:
     )
 
 
+# Each rank keeps the GPUs the scheduler set unless asked to bind (TensorRT-LLM selects rank % gpus_per_node itself).
+BIND_GPU_LINES = (
+    "# GPUs stay as the scheduler set them: TensorRT-LLM selects device (rank % gpus_per_node) itself.",
+    f"# {GPU_BINDING_ENV}=1 binds each rank to its local GPU, for a runtime that uses device 0 only.",
+    f'if [[ "${{{GPU_BINDING_ENV}:-0}}" == 1 ]]; then',
+    "  # The rank's index on its node: Open MPI, then Slurm, then MPICH / PMI.",
+    '  export CUDA_VISIBLE_DEVICES="${OMPI_COMM_WORLD_LOCAL_RANK:-${SLURM_LOCALID:-${MPI_LOCALRANKID:-${PMI_RANK:-0}}}}"',
+    "fi",
+)
+ONE_PROCESS_GPU_LINES = ("# One process sees every GPU the scheduler gave it: the LLM API places its workers on them.",)
+
+
 def render_rank(plan: Plan) -> str:
+    launch = plan.launch
+    return _render_rank_script(plan, f"trtdeploy: one rank of {plan.name} ({launch.world_size} ranks): starts "
+                               f"{launch.entrypoint}", bind=True)
+
+
+def render_process(plan: Plan) -> str:
+    """rank.sh for a program that starts its own workers: one process, which must see every GPU it uses."""
+    launch = plan.launch
+    return _render_rank_script(plan, f"trtdeploy: the one process of {plan.name}: starts {launch.entrypoint}, which "
+                               f"starts {launch.world_size} worker(s) on this node", bind=False)
+
+
+def _render_rank_script(plan: Plan, title: str, *, bind: bool) -> str:
     launch = plan.launch
     return _render(
         "launch/rank.sh.j2",
-        header=_header(f"trtdeploy: one rank of {plan.name} ({launch.world_size} ranks): starts "
-                       f"{launch.entrypoint}", f"fingerprint {launch.fingerprint}", GENERATED),
+        header=_header(title, f"fingerprint {launch.fingerprint}", GENERATED),
         definitions=definitions([launch.rank_argv], plan.variables),
         argv=[" ".join(group) for group in _groups(launch.rank_argv)],
-        bind_env=GPU_BINDING_ENV,
+        gpu_lines=BIND_GPU_LINES if bind else ONE_PROCESS_GPU_LINES,
         entrypoint_env=RANK_ENTRYPOINT_ENV,
     )
 
@@ -194,6 +218,7 @@ def render_hostfile(plan: Plan) -> str:
 # How each kind of launch file is rendered (Launch.files maps a path to its kind).
 LAUNCH_RENDERERS: dict[str, Callable[[Plan], str]] = {
     "rank": render_rank,
+    "process": render_process,
     "start": render_start,
     "sbatch": render_sbatch,
     "hostfile": render_hostfile,
@@ -210,8 +235,9 @@ def render_build(plan: Plan) -> dict[str, str]:
     for step in plan.steps:
         assert step.script is not None
         files[step.script] = render_step(plan, step)
-        if any(arg == GPTQ_SCRIPT for arg in step.argv):
-            files[GPTQ_SCRIPT] = _render("steps/gptq_quantize.py.j2")
+        for script, template in SCRIPTS.items():
+            if script in step.argv:
+                files[script] = _render(f"steps/{template}")
     launch = plan.launch
     for path, kind in sorted(launch.files.items()):
         files[path] = launch.contents[path] if kind == "text" else LAUNCH_RENDERERS[kind](plan)
@@ -219,7 +245,7 @@ def render_build(plan: Plan) -> dict[str, str]:
 
 
 def is_executable(path: str) -> bool:
-    return path.endswith((".sh", ".sbatch")) or path == GPTQ_SCRIPT
+    return path.endswith((".sh", ".sbatch")) or path in SCRIPTS
 
 
 @dataclass(frozen=True)

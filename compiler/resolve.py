@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 import os
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from compiler import catalog
@@ -20,7 +20,7 @@ from compiler.findings import Finding, Location, Severity
 from compiler.load import KeyPath, LoadedSpec
 from compiler.modelconfig import ModelFacts, UnsupportedModelConfig, facts_from_hf_config
 from compiler.spec import SpecFile
-from compiler.versions import SUPPORTED, Release, UnknownRelease, parse_release
+from compiler.catalog.releases import ReleaseFacts, ReleaseNotSupported, newest_release, oldest_release, release_facts
 
 MAX_CONFIG_BYTES = 4 << 20
 
@@ -55,7 +55,7 @@ class Resolved:
     gpu: GpuFacts
     build_gpu: GpuFacts
     build_gpus: int
-    release: Release
+    release: ReleaseFacts
 
     @property
     def path(self) -> str:
@@ -217,6 +217,21 @@ def _exists(path: Path) -> bool:
         return False
 
 
+def _release(loaded: LoadedSpec, written: str | None) -> tuple[ReleaseFacts | None, list[Finding]]:
+    """The release's facts: as written, else the newest release known; a release not listed is a warning."""
+    try:
+        release = release_facts(written or str(newest_release().version))
+    except ReleaseNotSupported as exc:
+        return None, [_finding(loaded, "S114", "target.tensorrt_llm", str(exc),
+                               f"use a release from {oldest_release().version} to {newest_release().version} "
+                               "(`trtdeploy releases` lists them)")]
+    if release.message is None:
+        return release, []
+    finding = _finding(loaded, "S116", "target.tensorrt_llm", release.message,
+                       "check the generated commands against the release's --help, or use a listed release")
+    return release, [replace(finding, severity=Severity.WARNING)]
+
+
 def resolve(loaded: LoadedSpec) -> Resolution:
     """Add model, GPU and release facts to a loaded spec; never raises for bad input."""
     spec = loaded.spec
@@ -231,11 +246,8 @@ def resolve(loaded: LoadedSpec) -> Resolution:
     findings += problems
     build_gpu, problems = _gpu(loaded, "build.gpu", spec.build.gpu) if spec.build.gpu else (gpu, [])
     findings += problems
-    try:
-        release = parse_release(spec.target.tensorrt_llm)
-    except UnknownRelease as exc:
-        findings.append(_finding(loaded, "S114", "target.tensorrt_llm", str(exc), f"use a release of {SUPPORTED}"))
-        release = None
+    release, problems = _release(loaded, spec.target.tensorrt_llm)
+    findings += problems
     if model is None or gpu is None or build_gpu is None or release is None:
         return Resolution(None, tuple(findings))
     resolved = Resolved(

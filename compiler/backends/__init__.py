@@ -17,7 +17,7 @@ import importlib
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Protocol
 
-from compiler.decide.model import Backend, Limits, Route, Setting
+from compiler.decide.model import Backend, Calibration, Limits, Route, Setting
 from compiler.findings import Finding, draft
 from compiler.resolve import Resolved
 from compiler.spec import KvCacheDtype, QuantFormat
@@ -38,6 +38,9 @@ class BackendModule(Protocol):
     def route(self, r: Resolved, fmt: QuantFormat, kv: KvCacheDtype) -> Route:
         """Which tools produce what is served, who calibrates, who quantizes the KV cache."""
 
+    def stage_calibration(self, r: Resolved, route: Route, calibration: Calibration) -> Calibration:
+        """The calibration as the release's calibrating tool takes it (a local file staged into a folder, say)."""
+
     def settings(self, r: Resolved, fmt: QuantFormat, kv: KvCacheDtype, route: Route,
                  limits: Limits) -> Mapping[str, Setting[object]]:
         """Every tool-facing setting, decided: plugins, runtime options, by spec key."""
@@ -51,6 +54,11 @@ class BackendModule(Protocol):
 
 # Characters trtllm-llmapi-launch's unquoted re-expansion splits or globs on.
 SPLIT_BY_WRAPPER = frozenset(" \t\n*?[")
+# What each MPI rank runs trtllm-serve under across nodes: rank 0 becomes the server, the others its workers
+# (tensorrt_llm/llmapi/trtllm-llmapi-launch @ 020c89e6). On one node the LLM API spawns its own workers.
+MULTINODE_WRAPPER = ("trtllm-llmapi-launch",)
+# trtllm-serve's health endpoint (both backends: tensorrt_llm/serve/openai_server.py).
+HEALTH_PATH = "/health"
 
 
 def wrapper_split_gaps(r: Resolved) -> list[Finding]:
@@ -58,6 +66,7 @@ def wrapper_split_gaps(r: Resolved) -> list[Finding]:
     words = {"model.path": r.model_dir, "model.tokenizer": r.tokenizer_dir, "quantization.checkpoint": r.checkpoint_dir,
              "launch.serve.host": r.spec.launch.serve.host}
     return [draft(key, f"{key} {value!r} holds a blank or * ? [; trtllm-llmapi-launch would split or expand it",
+                  "use an address without blanks or * ? [" if key == "launch.serve.host" else "",
                   code="P106") for key, value in words.items()
             if value is not None and SPLIT_BY_WRAPPER & set(value) and r.is_written(key)]
 

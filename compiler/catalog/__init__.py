@@ -170,52 +170,29 @@ def model_names() -> list[str]:
 
 @dataclass(frozen=True)
 class Requirement:
-    """What a precision, format or KV dtype needs: a compute capability and release lines."""
+    """The smallest compute capability a model dtype or KV-cache dtype needs, and where that was read."""
 
     name: str
     min_sm: int
-    lines: tuple[str, ...]
     source_url: str
-    note: str = ""
 
 
 @dataclass(frozen=True)
 class SupportMatrix:
-    """The support matrix of support.yaml, by kind."""
+    """support.yaml: what each model dtype and KV-cache dtype needs."""
 
-    formats: dict[str, Requirement]
     kv_cache: dict[str, Requirement]
     dtypes: dict[str, Requirement]
-    architectures: dict[str, Requirement]
-    precisions: dict[str, tuple[str, ...]]
-    fp8_context_fmha_min_sm: int
-    fp8_context_fmha_source: str
 
 
 def _requirements(section: dict[str, Any], sources: dict[str, Any]) -> dict[str, Requirement]:
-    all_lines = ("0.8", "0.12", "1.x")
-    return {
-        name: Requirement(
-            name=name,
-            min_sm=int(row["min_sm"]),
-            lines=tuple(str(x) for x in row.get("lines", all_lines)),
-            source_url=str(sources[row["source"]]["url"]),
-            note=str(row.get("note", "")),
-        )
-        for name, row in section.items()
-    }
+    return {name: Requirement(name, int(row["min_sm"]), str(sources[row["source"]]["url"]))
+            for name, row in section.items()}
 
 
 @functools.cache
 def support() -> SupportMatrix:
     data = _yaml("support.yaml")
     sources = data["sources"]
-    return SupportMatrix(
-        formats=_requirements(data["formats"], sources),
-        kv_cache=_requirements(data["kv_cache"], sources),
-        dtypes=_requirements(data["dtypes"], sources),
-        architectures=_requirements(data["architectures"], sources),
-        precisions={arch: tuple(p) for arch, p in data["precisions"].items()},
-        fp8_context_fmha_min_sm=int(data["fp8_context_fmha_min_sm"]),
-        fp8_context_fmha_source=str(sources[data["fp8_context_fmha_source"]]["url"]),
-    )
+    return SupportMatrix(kv_cache=_requirements(data["kv_cache"], sources),
+                         dtypes=_requirements(data["dtypes"], sources))

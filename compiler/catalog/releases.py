@@ -69,6 +69,16 @@ class ReleaseFacts:
     facts_version: Version
     message: str | None
 
+    @property
+    def version(self) -> str:
+        """The release as the spec wrote it (or the default), for messages."""
+        return str(self.requested)
+
+    @property
+    def exact(self) -> Version:
+        """The version facts are read at (the newest known one for a newer release)."""
+        return self.facts_version
+
     def fact(self, name: str) -> RangedFact | None:
         """The row of releases.yaml's fact `name` for this release, if one applies."""
         return ranged(name, self.facts_version)

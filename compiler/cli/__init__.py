@@ -22,6 +22,7 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
     "schema": ("compiler.cli.catalogs", "schema", "Print the spec's JSON Schema (for editors)."),
     "gpus": ("compiler.cli.catalogs", "gpus", "List the GPU catalog."),
     "models": ("compiler.cli.catalogs", "models", "List the model catalog."),
+    "releases": ("compiler.cli.catalogs", "releases", "List the TensorRT-LLM releases whose facts are known."),
     "plan": ("compiler.cli.plan", "plan", "Show the plan of a spec: steps, exact commands, memory per GPU."),
     "compile": ("compiler.cli.plan", "compile_", "Write the build folder of a spec without running it."),
     "build": ("compiler.cli.build", "build", "Run the plan: quantize, convert and build, skipping finished steps."),

@@ -1,4 +1,4 @@
-"""`trtdeploy gpus`, `trtdeploy models` and `trtdeploy schema`."""
+"""`trtdeploy gpus`, `trtdeploy models`, `trtdeploy releases` and `trtdeploy schema`."""
 
 from __future__ import annotations
 
@@ -6,20 +6,32 @@ import json
 
 import click
 
+from compiler.versions import parse_version
+
+# The first release with the PyTorch backend as trtdeploy plans it (compiler/catalog/pytorch/backend.yaml).
+PYTORCH_FIRST = parse_version("1.0.0")
+
 
 @click.command()
 @click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
-def gpus(fmt: str) -> None:
+@click.option("--release", "release", default=None, metavar="VERSION",
+              help="Precisions as this TensorRT-LLM release lists them (default: the newest known).")
+def gpus(fmt: str, release: str | None) -> None:
     """List the GPU catalog: compute capability, memory, bandwidth, precisions."""
     from compiler import catalog
+    from compiler.catalog.architectures import architecture_for_sm, support
+    from compiler.catalog.releases import ReleaseNotSupported, newest_release, release_facts
 
-    matrix = catalog.support()
+    try:
+        version = release_facts(release).exact if release else newest_release().version
+    except ReleaseNotSupported as exc:
+        raise click.BadParameter(str(exc), param_hint="--release") from None
     rows = [
         {
             "id": g.id, "name": g.name, "architecture": g.architecture, "compute_capability": g.compute_capability,
             "memory_gib": g.memory_gib, "memory_bandwidth_gbps": g.memory_bandwidth_gbps, "nvlink": g.nvlink,
-            "p2p": g.p2p, "precisions": list(matrix.precisions.get(g.architecture, ())), "aliases": list(g.aliases),
-            "sources": dict(g.sources),
+            "p2p": g.p2p, "precisions": list(support(architecture_for_sm(g.sm), version).precisions),
+            "aliases": list(g.aliases), "sources": dict(g.sources),
         }
         for g in catalog.gpus().values()
     ]
@@ -53,6 +65,25 @@ def models(fmt: str) -> None:
         click.echo(f"{m.id:<24}{f.family:<9}{f.parameters / 1e9:>7.1f}B{f.num_hidden_layers:>7}{f.hidden_size:>7}"
                    f"{f.num_attention_heads:>6}{f.num_key_value_heads:>4}{f.intermediate_size:>7}{f.vocab_size:>8}"
                    f"{f.max_position_embeddings:>9}")
+
+
+@click.command()
+@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
+def releases(fmt: str) -> None:
+    """List the TensorRT-LLM releases whose facts are known, and what each plans on."""
+    from compiler.catalog.pytorch_backend import engine_path
+    from compiler.catalog.releases import known_releases
+
+    rows = [{"version": str(r.version), "date": r.date, "commit": r.commit,
+             "engine_path": engine_path(r.version).state,
+             "pytorch_backend": r.version.final >= PYTORCH_FIRST, "source": r.source} for r in known_releases()]
+    if fmt == "json":
+        click.echo(json.dumps(rows, indent=2))
+        return
+    click.echo(f"{'release':<14}{'date':<12}{'engine path':<13}{'PyTorch backend':<16}commit")
+    for row in rows:
+        click.echo(f"{row['version']:<14}{row['date'] or '-':<12}{row['engine_path']:<13}"
+                   f"{'yes' if row['pytorch_backend'] else 'no':<16}{(row['commit'] or '-')[:12]}")
 
 
 @click.command()

@@ -43,7 +43,7 @@ def decide(r: Resolved) -> Decided:
     limits = decide_limits(r)
     decided = Decided(
         resolved=r, backend=backend, format=fmt, kv_cache=kv, route=route,
-        calibration=_calibration(r, route), limits=limits, topology=_topology(r),
+        calibration=_calibration(r, route, module), limits=limits, topology=_topology(r),
         settings=module.settings(r, fmt.value, kv.value, route, limits),
         notes=tuple(_notes(backend, fmt, route)),
     )
@@ -97,15 +97,20 @@ def _kv_cache(r: Resolved) -> Setting[KvCacheDtype]:
     return Setting("quantization.kv_cache", dtype, Origin.DEFAULT, f"auto keeps the model dtype ({dtype.value})")
 
 
-def _calibration(r: Resolved, route: Route) -> Calibration | None:
-    """The calibration settings the route's calibrating tool runs with, or None when nothing calibrates."""
+def _calibration(r: Resolved, route: Route, module: BackendModule) -> Calibration | None:
+    """The calibration settings the route's calibrating tool runs with, or None when nothing calibrates.
+
+    The backend says whether a local file is staged into a dataset folder for its release's tool.
+    """
     if not route.calibrates:
         return None
     section = r.spec.quantization.calibration
     written = section is not None
     section = section or CalibrationSection.model_validate({})
     dataset = r.calibration_dataset or section.dataset
-    return Calibration(dataset, posixpath.isabs(dataset), section.samples, section.seq_len, section.seed, written)
+    calibration = Calibration(dataset, posixpath.isabs(dataset), section.samples, section.seq_len, section.seed,
+                              written)
+    return module.stage_calibration(r, route, calibration)
 
 
 def _topology(r: Resolved) -> Topology:

@@ -8,12 +8,9 @@ from __future__ import annotations
 
 from compiler.decide.model import Limits, Origin, Setting
 from compiler.resolve import Resolved
-from compiler.versions import ReleaseLine
 
 # TensorRT-LLM's max_num_tokens default since 0.11 (BuildConfig): build.py @ aaacc9bd.
 DEFAULT_MAX_NUM_TOKENS = 8192
-# trtllm-build's tokens_per_block default per line (plugin.py @ 5955b8af: 128; @ aaacc9bd: 64; 1.x: 32).
-TOKENS_PER_BLOCK = {ReleaseLine.V0_8: 128, ReleaseLine.V0_12: 64, ReleaseLine.V1: 32}
 
 
 def decide_limits(r: Resolved) -> Limits:
@@ -43,6 +40,7 @@ def _tokens_per_block(r: Resolved) -> Setting[int]:
     written = r.spec.plugins.tokens_per_block
     if written is not None:
         return Setting("plugins.tokens_per_block", written, Origin.WRITTEN, "set by the spec")
-    default = TOKENS_PER_BLOCK[r.release.line]
-    return Setting("plugins.tokens_per_block", default, Origin.DEFAULT,
-                   f"TensorRT-LLM {r.release.version}'s default KV-cache block size")
+    default = r.release.fact("build_plugin_defaults").value["tokens_per_block"]  # type: ignore[union-attr]
+    return Setting("plugins.tokens_per_block", int(default), Origin.DEFAULT,
+                   f"TensorRT-LLM {r.release.version}'s default KV-cache block size (releases.yaml "
+                   "build_plugin_defaults)")

@@ -53,7 +53,7 @@ def notes(d: Decided) -> list[Note]:
 
 def launch(d: Decided, program: RankProgram) -> Launch:
     if program.spawns_workers and d.topology.nodes == 1:  # the LLM API starts its own workers: one process
-        return make_launch(d, program, argv=rank_script_argv(), files={RANK_SCRIPT: "rank", SINGLE: "start"},
+        return make_launch(d, program, argv=rank_script_argv(), files={RANK_SCRIPT: "process", SINGLE: "start"},
                            rank=rank_argv(d, program), script=SINGLE)
     rank = rank_argv(d, program)
     env = passthrough(d, rank)

@@ -18,6 +18,7 @@ from compiler.findings import Finding, draft
 from compiler.plan.argv import LAUNCH, PARALLELISM, TOOL, UPSTREAM
 from compiler.plan.model import BUILD_DIR, EXAMPLES_DIR, MODEL_DIR, VARIABLE_ENV, Arg, Launch, Var, args_text, fingerprint
 from compiler.plan.steps import RankProgram
+from compiler.spec import Entrypoint
 
 RANK_SCRIPT = "launch/rank.sh"
 HOSTFILE_PATH = "launch/hostfile"
@@ -54,10 +55,12 @@ def passthrough(d: Decided, argv: Sequence[Arg]) -> tuple[str, ...]:
 def common_notes(d: Decided) -> list[Note]:
     """The launch decisions every launcher shares: one rank per GPU, GPUs left to the runtime, a shared folder."""
     t = d.topology
-    if d.backend.value is Backend.PYTORCH and t.nodes == 1:
+    # trtllm-serve runs through the LLM API on either backend; run.py is the engine path's per-rank program.
+    llm_api = d.backend.value is Backend.PYTORCH or d.r.spec.launch.entrypoint is Entrypoint.SERVE
+    if llm_api and t.nodes == 1:
         ranks = Note("launch.ranks", f"one trtllm-serve process with {t.world_size} worker(s)",
                      "on one node the LLM API starts its own MPI workers, one per GPU; no launcher is needed")
-    elif d.backend.value is Backend.PYTORCH:
+    elif llm_api:
         ranks = Note("launch.ranks", f"world size {t.world_size}: {t.ranks_per_node} per node on {t.nodes} node(s)",
                      "one MPI rank per GPU under trtllm-llmapi-launch, which makes rank 0 the HTTP server and the "
                      "others its workers (tensorrt_llm/llmapi/trtllm-llmapi-launch @ 020c89e6)")

@@ -187,7 +187,6 @@ class Plan:
     spec_path: str
     backend: str
     release_version: str
-    release_line: str
     resolved: Mapping[str, object]
     steps: tuple[Step, ...]
     launch: Launch
@@ -208,7 +207,7 @@ class Plan:
             "name": self.name,
             "spec": self.spec_path,
             "backend": self.backend,
-            "tensorrt_llm": {"version": self.release_version, "line": self.release_line},
+            "tensorrt_llm": {"version": self.release_version},
             "resolved": self.resolved,
             "findings": [f.to_json() for f in self.findings],
             "memory": self.memory.to_json(),

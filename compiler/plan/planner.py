@@ -90,7 +90,7 @@ def make_plan(d: Decided, findings: Sequence[Finding] = ()) -> Plan:
     examples = examples_dir(d)
     plan = Plan(
         name=d.r.name, spec_path=d.r.path, backend=d.backend.value.value, release_version=d.r.release.version,
-        release_line=d.r.release.line.value, resolved=resolved_summary(d, examples), steps=tuple(steps.steps),
+        resolved=resolved_summary(d, examples), steps=tuple(steps.steps),
         launch=launch, memory=serving_estimate(d),
         decisions=tuple(Decision(n.topic, n.choice, n.reason) for n in notes), findings=tuple(findings),
         variables=_variables(d, steps.steps, launch, examples),

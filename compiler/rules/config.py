@@ -12,10 +12,9 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from compiler.findings import Finding, Severity
-from compiler.backends.tensorrt import AWQ_CALIB_CAP, CHECKPOINT_FORMATS, paged_context_fmha_effective
-from compiler.catalog.gates import has
+from compiler.backends.tensorrt import AWQ_CALIB_CAP, CHECKPOINT_FORMATS, fact, paged_context_fmha_effective
 from compiler.decide.model import Decided, Origin
-from compiler.rules import ENGINE, draft, rule
+from compiler.rules import ENGINE, draft, gaps_of, rule
 from compiler.spec import Entrypoint, KvCacheDtype, QuantFormat
 
 # Seed 002's test is batch × heads < SM count / 2; the catalog has no SM counts, so half of a
@@ -153,11 +152,10 @@ def multi_block_mode_advised(d: Decided) -> Iterator[Finding]:
     if blocks >= MULTI_BLOCK_PARALLELISM or lim.max_input_len <= MULTI_BLOCK_MIN_INPUT or \
             d.on("plugins.multi_block_mode"):
         return
+    setting = d.setting("plugins.multi_block_mode")
     fix = "set plugins.multi_block_mode: enable"
-    if has(r.release, "runtime_multi_block_mode_default_on"):
-        fix = "remove plugins.multi_block_mode: disable (on by default at runtime from 0.13)"
-    elif has(r.release, "runtime_multi_block_mode"):
-        fix = "set plugins.multi_block_mode: enable (a runtime flag, on by default from 0.13)"
+    if setting.written and setting.value is False:
+        fix = f"remove plugins.multi_block_mode: disable ({setting.reason or 'the release decides'})"
     yield draft(r.first_written("plugins.multi_block_mode", "limits.max_batch_size", "limits"),
                 f"max_batch_size × num_attention_heads / tp = {lim.max_batch_size} × {r.model.num_attention_heads}"
                 f" / {tp} = {blocks:g} < {MULTI_BLOCK_PARALLELISM} with max_input_len {lim.max_input_len} > "
@@ -181,10 +179,12 @@ def int8_kv_with_paged_context_fmha(d: Decided) -> Iterator[Finding]:
     setting = d.settings.get("plugins.use_paged_context_fmha")
     if d.kv_cache.value is not KvCacheDtype.INT8 or setting is None or not (setting.written and setting.value):
         return
-    if has(d.r.release, "paged_context_fmha_default_on"):
+    builder = fact(d.r, "builder_int8_kv_with_paged_context_fmha")
+    if builder != "error":
+        what = "turns it off and warns" if builder == "disabled_with_warning" else "does not check the combination"
         yield draft("plugins.use_paged_context_fmha", f"use_paged_context_fmha is enabled with an int8 KV cache; "
-                    f"the builder of TensorRT-LLM {d.r.release.version} turns it off and warns, so chunked "
-                    "context and KV-cache reuse are off", "", Severity.WARNING)
+                    f"the builder of TensorRT-LLM {d.r.release.version} {what}, so chunked context and KV-cache "
+                    "reuse are off at best", "", Severity.WARNING)
         return
     yield draft("plugins.use_paged_context_fmha", f"use_paged_context_fmha is enabled with an int8 KV cache; the "
                 f"builder of TensorRT-LLM {d.r.release.version} refuses it ('Paged Context FMHA doesn't work with "
@@ -206,7 +206,9 @@ def calibration_missing(d: Decided) -> Iterator[Finding]:
     if r.spec.quantization.calibration is not None or not d.route.calibrates:
         return
     samples = AWQ_CALIB_CAP if "awq" in fmt.value else 512
-    weights_calibrate = d.route.quantizer == d.route.calibrator and fmt not in WEIGHT_ONLY
+    # Weight-only formats (and none) calibrate only for KV-cache scales, where the same tool writes them.
+    kv_alone = d.route.kv_quantizer == d.route.calibrator and fmt in WEIGHT_ONLY
+    weights_calibrate = not kv_alone
     what = fmt.value if weights_calibrate else f"an {d.kv_cache.value.value} KV cache"
     if weights_calibrate and d.format.origin is Origin.DECIDED:
         what += " (picked by format: auto)"
@@ -356,3 +358,20 @@ def kv_cache_dtype_differs_from_checkpoint(d: Decided) -> Iterator[Finding]:
         yield draft(d.r.first_written("quantization.kv_cache", "quantization.checkpoint"),
                     f"the checkpoint's kv_cache_quant_algo is {facts.kv_cache_quant_algo or 'none'}, but the KV cache "
                     f"is {d.kv_cache.value.value}", "")
+
+
+@rule(
+    "C115", "cuda-graph-sizes-refused", Severity.ERROR,
+    "runtime.cuda_graphs gives batch_sizes and max_batch_size that the release's CudaGraphConfig refuses together.",
+    why="CudaGraphConfig validates the pair when both are given (tensorrt_llm/llmapi/llm_args.py): max_batch_size "
+    "must be the largest of batch_sizes, and in some releases batch_sizes must be the very list generated from "
+    "max_batch_size (compiler/catalog/pytorch/llm_api.yaml checks). trtllm-serve would stop at start-up.",
+    bad="runtime: {cuda_graphs: {batch_sizes: [1, 2], max_batch_size: 8}}\n"
+    "target: {gpu: H100-SXM, tensorrt_llm: '1.2.0', backend: pytorch}\n",
+    good="runtime: {cuda_graphs: {batch_sizes: [1, 2, 8]}}\ntarget: {gpu: H100-SXM, tensorrt_llm: '1.2.0', "
+    "backend: pytorch}\n",
+    hint="give batch_sizes alone (max_batch_size follows), or max_batch_size alone (the sizes are generated)",
+    backends=("pytorch",),
+)
+def cuda_graph_sizes_refused(d: Decided) -> Iterator[Finding]:
+    yield from gaps_of(d, "C115")

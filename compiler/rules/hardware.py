@@ -10,19 +10,27 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from compiler import catalog
-from compiler.catalog import GpuFacts, Requirement
+from compiler.catalog import GpuFacts
 from compiler.findings import Finding, Severity
 from compiler.decide.model import Decided
+from compiler.resolve import Resolved
+from compiler.backends.tensorrt import engine_format, fp8_context_fmha_sms
 from compiler.catalog import pytorch_backend
+from compiler.catalog.architectures import ArchStatus, architecture_for_sm
+from compiler.catalog.architectures import support as arch_support
+from compiler.catalog.formats import format_facts, formats
+from compiler.catalog.releases import known_releases
 from compiler.rules import ENGINE, draft, gaps_of, rule
 from compiler.rules.divisibility import splits_evenly
 from compiler.memory import GROUPWISE
 from compiler.spec import AutoToggle, QuantFormat
-from compiler.versions import ReleaseLine
+from compiler.versions import Version, parse_version
 
 # Group sizes TensorRT-LLM's GPTQ/AWQ kernels take: "For now, GPTQ/AWQ only supports groupsize = 64 or 128"
 # (maintainer, #988); the quantization README says the same of awq_block_size (reference §4).
 KERNEL_GROUP_SIZES = (64, 128)
+# From 1.0 a GPTQ act-order checkpoint is refused outright (an error); before, a warning.
+FIRST_1X = parse_version("1.0.0rc0")
 # How many catalog GPUs a hint names before it says "and N more".
 MAX_GPUS_NAMED = 6
 
@@ -31,9 +39,10 @@ def label(gpu: GpuFacts) -> str:
     return f"{gpu.id} (SM{gpu.sm})"
 
 
-def supported_formats(sm: int, line: ReleaseLine) -> list[str]:
-    """Formats a GPU of compute capability `sm` can run on a release line, in support.yaml order."""
-    return [name for name, req in catalog.support().formats.items() if req.min_sm <= sm and line.value in req.lines]
+def supported_formats(sm: int, version: Version) -> list[str]:
+    """Formats the engine path of a release runs on a GPU of compute capability `sm`, in formats.yaml order."""
+    return [name for name, facts in formats().items()
+            if (engine := facts.tensorrt(version)) is not None and engine.runs_on(sm)]
 
 
 def gpus_from(min_sm: int) -> str:
@@ -45,8 +54,13 @@ def gpus_from(min_sm: int) -> str:
     return f"{shown} and {len(ids) - MAX_GPUS_NAMED} more" if len(ids) > MAX_GPUS_NAMED else shown
 
 
-def _format_requirement(fmt: QuantFormat) -> Requirement | None:
-    return catalog.support().formats.get(fmt.value)
+def _sm100_message(r: Resolved, quant_algo: str | None, kv_algo: str | None = None) -> str:
+    """The builder's own words where it refuses a quant_algo (or KV algo) on this GPU (builder_sm100_refusals)."""
+    for refusal in r.release.fact("builder_sm100_refusals").value:  # type: ignore[union-attr]
+        in_range = refusal["sm_from"] <= r.gpu.sm < refusal["sm_until"]
+        if in_range and (quant_algo in refusal["quant_algos"] or kv_algo in refusal["kv_cache_quant_algos"]):
+            return str(refusal["message"])
+    return ""
 
 
 @rule(
@@ -72,24 +86,30 @@ def dtype_unsupported_by_gpu(d: Decided) -> Iterator[Finding]:
 
 
 def _format_issue(d: Decided, gpu: GpuFacts, key: str, role: str) -> Iterator[Finding]:
-    r = d.r
-    req = _format_requirement(d.format.value)
-    if req is None or gpu.sm >= req.min_sm:
+    r, fmt = d.r, d.format.value.value
+    engine = engine_format(r, d.format.value)
+    if engine is None or engine.runs_on(gpu.sm):  # a format the release lacks is H104's
         return
-    usable = [f for f in supported_formats(gpu.sm, r.release.line) if f != QuantFormat.NONE.value]
-    why = f" ({req.note})" if req.note else ""
-    yield draft(key, f"quantization format {d.format.value.value} needs SM{req.min_sm} or newer; {role} {label(gpu)} "
-                f"does not have it{why}",
-                f"{gpu.id} supports {', '.join(usable) or 'no quantization format'}; {d.format.value.value} runs on "
-                f"{gpus_from(req.min_sm)}")
+    usable = [f for f in supported_formats(gpu.sm, r.release.exact) if f != QuantFormat.NONE.value]
+    fix = f"{gpu.id} supports {', '.join(usable) or 'no quantization format'} in TensorRT-LLM {r.release.version}"
+    if gpu.sm < engine.min_sm:
+        yield draft(key, f"quantization format {fmt} needs SM{engine.min_sm} or newer in TensorRT-LLM "
+                    f"{r.release.version}; {role} {label(gpu)} does not have it", f"{fix}; {fmt} runs on "
+                    f"{gpus_from(engine.min_sm)}")
+        return
+    said = _sm100_message(r, engine.quant_algo) if gpu.sm == r.gpu.sm else ""
+    yield draft(key, f"the builder of TensorRT-LLM {r.release.version} refuses {fmt} on {role} {label(gpu)}"
+                + (f" ('{said}')" if said else ""), f"{fix}; or use the PyTorch backend (target.backend: pytorch)")
 
 
 @rule(
     "H102", "format-unsupported-by-gpu", Severity.ERROR,
     "The quantization format needs a newer GPU than the target (or the build host).",
     why="FP8 GEMMs need SM89: on A100 the build fails with 'Networks with FP8 precision require hardware with "
-    "FP8 support' (#1428). INT4 AWQ/GPTQ and SmoothQuant need SM80, w4a8_awq SM89 and nvfp4 SM100 (support "
-    "matrices of 0.8, 0.16 and 1.x). The build host compiles the engine with these kernels, so it needs them too.",
+    "FP8 support' (#1428). INT4 AWQ/GPTQ and SmoothQuant need SM80 (SM75 for AWQ/GPTQ from 0.11), w4a8_awq "
+    "SM89 and nvfp4 SM100 (the support matrices per release). From 0.17 the builder refuses INT8/INT4 "
+    "weight-only (W4A16 AWQ/GPTQ included), SmoothQuant and per-channel/per-token scaling on SM100-SM119 "
+    "(tensorrt_llm/builder.py). The build host compiles the engine with these kernels, so it needs them too.",
     bad="quantization: {format: fp8}\ntarget: {gpu: A100-SXM-80GB}\n",
     good="quantization: {format: int8_sq}\ntarget: {gpu: A100-SXM-80GB}\n",
     hint="pick a format the GPU supports, or a GPU that supports the format",
@@ -106,7 +126,8 @@ def format_unsupported_by_gpu(d: Decided) -> Iterator[Finding]:
     "H103", "kv-cache-dtype-unsupported-by-gpu", Severity.ERROR,
     "The KV-cache dtype needs a newer GPU than the target.",
     why="An FP8 KV cache needs FP8 hardware on the TensorRT backend: the docs recommend it on Hopper and Ada "
-    "only (reference §3.5), and an FP8 KV cache forces a strongly-typed FP8 build.",
+    "only (docs/source/blogs/quantization-in-TRT-LLM.md @ 5955b8af), and an FP8 KV cache forces a strongly-typed "
+    "FP8 build. From 0.17 the builder refuses an int8 KV cache on SM100-SM119 (tensorrt_llm/builder.py).",
     bad="quantization: {format: int8_sq, kv_cache: fp8}\ntarget: {gpu: A100-SXM-80GB}\n",
     good="quantization: {format: int8_sq, kv_cache: int8}\ntarget: {gpu: A100-SXM-80GB}\n",
     hint="use a KV-cache dtype the GPU supports",
@@ -115,36 +136,43 @@ def format_unsupported_by_gpu(d: Decided) -> Iterator[Finding]:
 def kv_cache_dtype_unsupported_by_gpu(d: Decided) -> Iterator[Finding]:
     r = d.r
     kinds = catalog.support().kv_cache
-    req = kinds.get(d.kv_cache.value.value)
+    kv = d.kv_cache.value.value
+    req = kinds.get(kv)
     # An `auto` KV cache follows the model dtype, which H101 already checks.
-    if req is None or r.gpu.sm >= req.min_sm or not r.is_written("quantization.kv_cache"):
+    if req is None or not r.is_written("quantization.kv_cache"):
         return
-    usable = [name for name, x in kinds.items() if x.min_sm <= r.gpu.sm]
-    yield draft("quantization.kv_cache", f"KV-cache dtype {d.kv_cache.value.value} needs SM{req.min_sm} or newer; "
-                f"target.gpu {label(r.gpu)} does not have it", f"use quantization.kv_cache: {', '.join(usable)}")
+    if r.gpu.sm < req.min_sm:
+        usable = [name for name, x in kinds.items() if x.min_sm <= r.gpu.sm]
+        yield draft("quantization.kv_cache", f"KV-cache dtype {kv} needs SM{req.min_sm} or newer; "
+                    f"target.gpu {label(r.gpu)} does not have it", f"use quantization.kv_cache: {', '.join(usable)}")
+        return
+    said = _sm100_message(r, None, kv.upper())
+    if said:
+        yield draft("quantization.kv_cache", f"the builder of TensorRT-LLM {r.release.version} refuses an {kv} KV "
+                    f"cache on {label(r.gpu)} ('{said}')", "use quantization.kv_cache: fp8, or the PyTorch backend")
 
 
 @rule(
     "H104", "format-not-in-release", Severity.ERROR,
-    "The quantization format does not exist in the chosen TensorRT-LLM release line.",
-    why="quantize.py gained nvfp4 (and fp8_pc_pt) only in the 1.x line; older lines reject the qformat "
-    "(reference §1.2, §7).",
+    "The quantization format does not exist in the chosen TensorRT-LLM release.",
+    why="quantize.py gained nvfp4 with the NVFP4 GEMM of 0.17.0 (release notes 0.17.0; compiler/catalog/"
+    "formats.yaml); older releases reject the qformat.",
     bad="quantization: {format: nvfp4}\ntarget: {gpu: B200, tensorrt_llm: '0.16.0'}\n",
-    good="quantization: {format: nvfp4}\ntarget: {gpu: B200, tensorrt_llm: '1.2.0'}\n",
-    hint="use a release line that has the format, or another format",
+    good="quantization: {format: nvfp4}\ntarget: {gpu: B200, tensorrt_llm: '0.17.0'}\n",
+    hint="use a release that has the format, or another format",
     backends=ENGINE,
 )
 def format_not_in_release(d: Decided) -> Iterator[Finding]:
-    r = d.r
-    req = _format_requirement(d.format.value)
-    line = r.release.line
-    if req is None or line.value in req.lines:
+    r, fmt = d.r, d.format.value
+    if engine_format(r, fmt) is not None:
         return
-    lines = " or ".join(ReleaseLine(x).label for x in req.lines)
-    others = [f for f in supported_formats(r.gpu.sm, line) if f != QuantFormat.NONE.value]
-    yield draft("quantization.format", f"quantization format {d.format.value.value} is not available in TensorRT-LLM "
-                f"{r.release.version} (the {line.label} line)",
-                f"set target.tensorrt_llm to a {lines} release, or use one of {', '.join(others)}")
+    having = [str(release.version) for release in known_releases()
+              if format_facts(fmt.value).tensorrt(release.version) is not None]
+    others = [f for f in supported_formats(r.gpu.sm, r.release.exact) if f != QuantFormat.NONE.value]
+    yield draft("quantization.format", f"quantization format {fmt.value} is not available in TensorRT-LLM "
+                f"{r.release.version}" + (f"; it is from {having[0]} on" if having else ""),
+                f"set target.tensorrt_llm to {having[0]} or newer, or use one of {', '.join(others)}" if having
+                else f"use one of {', '.join(others)}")
 
 
 @rule(
@@ -171,49 +199,61 @@ def group_size_unsupported(d: Decided) -> Iterator[Finding]:
 
 @rule(
     "H106", "architecture-not-in-release", Severity.ERROR,
-    "The release line's support matrix does not list the GPU's architecture.",
-    why="From 0.12 the support matrix drops Volta and Turing: 'support is limited to community support' "
-    "(reference §3.2), a warning. Blackwell appears only in the 1.x matrix; lines that predate it have no "
-    "kernels for it, an error.",
+    "The release does not support the GPU's architecture: not yet, no longer, or only as community support.",
+    why="Support matrices and release notes say which architectures a release is built and tested for: Volta "
+    "was removed in 0.15.0 ('[BREAKING CHANGE] NVIDIA Volta GPU support is removed'), Turing is community "
+    "support only from 0.15, and Blackwell arrives with 0.17.0 (B200). A release that predates an "
+    "architecture has no kernels for it, an error; community support builds but is untested, a warning "
+    "(compiler/catalog/architectures.yaml).",
     bad="target: {gpu: B200, tensorrt_llm: '0.16.0'}\n",
-    good="target: {gpu: B200, tensorrt_llm: '1.2.0'}\n",
-    hint="use a release line whose support matrix lists the architecture",
+    good="target: {gpu: B200, tensorrt_llm: '0.17.0'}\n",
+    hint="use a release whose support matrix lists the architecture",
 )
 def architecture_not_in_release(d: Decided) -> Iterator[Finding]:
     r = d.r
-    archs = catalog.support().architectures
-    arch = archs.get(r.gpu.architecture)
-    line = r.release.line
-    if arch is None or line.value in arch.lines:
+    arch = architecture_for_sm(r.gpu.sm)
+    found = arch_support(arch, r.release.exact)
+    if found.status.supported:
         return
-    listed = [a for a in archs.values() if line.value in a.lines]
-    lines = " or ".join(ReleaseLine(x).label for x in arch.lines)
     key = r.first_written("target.tensorrt_llm", "target.gpu")
-    if all(arch.min_sm > a.min_sm for a in listed):
-        yield draft(key, f"TensorRT-LLM {r.release.version} ({line.label}) predates the {r.gpu.architecture} "
-                    f"architecture; {label(r.gpu)} is not supported", f"use a {lines} release")
+    listed = [str(release.version) for release in known_releases()
+              if arch_support(arch, release.version).status.supported]
+    fix = f"use a release from {listed[0]} to {listed[-1]}" if listed else "use another GPU"
+    if found.status is ArchStatus.COMMUNITY_ONLY:
+        yield draft(key, f"TensorRT-LLM {r.release.version} does not list the {arch} architecture of {label(r.gpu)}: "
+                    "community support only", f"{fix}, or accept untested support", Severity.WARNING)
         return
-    yield draft(key, f"TensorRT-LLM {r.release.version} ({line.label}) no longer lists the {r.gpu.architecture} "
-                f"architecture of {label(r.gpu)}; it is community support only",
-                f"use a {lines} release, or accept untested support", Severity.WARNING)
+    when = "predates" if found.status is ArchStatus.NOT_YET else "removed support for"
+    yield draft(key, f"TensorRT-LLM {r.release.version} {when} the {arch} architecture of {label(r.gpu)}"
+                + (f" ({found.fact.note})" if found.fact.note else ""), fix)
 
 
 @rule(
-    "H107", "fp8-context-fmha-needs-hopper", Severity.ERROR,
-    "FP8 context FMHA is enabled on a GPU older than Hopper.",
-    why="FP8 context FMHA kernels exist for SM90 only; on Ada (L20) the build stops with 'Fp8 FMHA cannot be "
-    "enabled on pre-Hopper Arch' (#1914).",
-    bad="quantization: {format: fp8}\nplugins: {use_fp8_context_fmha: enable}\ntarget: {gpu: L40S}\n",
-    good="quantization: {format: fp8}\nplugins: {use_fp8_context_fmha: disable}\ntarget: {gpu: L40S}\n",
-    hint="set plugins.use_fp8_context_fmha: disable (or auto: the planner disables it below SM90)",
+    "H107", "fp8-context-fmha-unsupported-by-gpu", Severity.ERROR,
+    "FP8 context FMHA is enabled on a GPU the release does not run it on.",
+    why="FP8 context FMHA ran on SM90 only from 0.9 to 0.12 and on SM89/SM90 from 0.13 to 0.16: elsewhere the "
+    "attention plugin stops the build ('FP8 FMHA cannot be enabled on pre-Hopper Arch', #1914). From 0.17 the "
+    "builder turns it off below SM89 with a warning instead (releases.yaml builder_fp8_context_fmha).",
+    bad="quantization: {format: fp8}\nplugins: {use_fp8_context_fmha: enable}\n"
+    "target: {gpu: L40S, tensorrt_llm: '0.12.0'}\n",
+    good="quantization: {format: fp8}\nplugins: {use_fp8_context_fmha: enable}\n"
+    "target: {gpu: L40S, tensorrt_llm: '0.13.0'}\n",
+    hint="set plugins.use_fp8_context_fmha: auto (the plan follows the release), or use a GPU that runs it",
     backends=ENGINE,
 )
-def fp8_context_fmha_needs_hopper(d: Decided) -> Iterator[Finding]:
+def fp8_context_fmha_unsupported_by_gpu(d: Decided) -> Iterator[Finding]:
     r = d.r
-    need = catalog.support().fp8_context_fmha_min_sm
-    if r.spec.plugins.use_fp8_context_fmha is AutoToggle.ENABLE and r.gpu.sm < need:
-        yield draft("plugins.use_fp8_context_fmha", f"use_fp8_context_fmha needs SM{need} or newer; target.gpu "
-                    f"{label(r.gpu)} does not have it", "")
+    sms = fp8_context_fmha_sms(r)
+    if sms is None or r.spec.plugins.use_fp8_context_fmha is not AutoToggle.ENABLE or r.gpu.sm in sms:
+        return
+    rule_ = r.release.fact("builder_fp8_context_fmha").value  # type: ignore[union-attr]
+    where = f"SM{min(sms)}+" if "min_sm" in rule_ else " and ".join(f"SM{sm}" for sm in sms)
+    if rule_.get("elsewhere") == "error":
+        yield draft("plugins.use_fp8_context_fmha", f"TensorRT-LLM {r.release.version} runs FP8 context FMHA on "
+                    f"{where} only; on {label(r.gpu)} the build stops ('{rule_['message']}')", "")
+        return
+    yield draft("plugins.use_fp8_context_fmha", f"TensorRT-LLM {r.release.version} runs FP8 context FMHA on {where} "
+                f"only; the builder turns it off on {label(r.gpu)} and warns", "", Severity.WARNING)
 
 
 @rule(
@@ -232,13 +272,12 @@ def gptq_act_order_unsupported(d: Decided) -> Iterator[Finding]:
     r = d.r
     if d.format.value is not QuantFormat.INT4_GPTQ or not r.spec.quantization.act_order:
         return
-    if r.release.line is ReleaseLine.V1:
-        yield draft("quantization.act_order", f"TensorRT-LLM {r.release.version} rejects GPTQ checkpoints with "
-                    "desc_act=True ('GPTQ with desc_act=True is not implemented')", "")
+    if r.release.exact >= FIRST_1X:
+        yield draft("quantization.act_order", f"TensorRT-LLM {r.release.version}'s GPTQ kernels take groups in "
+                    "channel order and do not implement activation order (desc_act)", "")
         return
-    yield draft("quantization.act_order", f"TensorRT-LLM {r.release.version} ({r.release.line.label}) does not "
-                "support GPTQ activation order (desc_act); an act-order checkpoint may convert but give degraded "
-                "output", "", Severity.WARNING)
+    yield draft("quantization.act_order", f"TensorRT-LLM {r.release.version} does not support GPTQ activation "
+                "order (desc_act); an act-order checkpoint may convert but give degraded output", "", Severity.WARNING)
 
 
 @rule(

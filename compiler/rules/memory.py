@@ -78,7 +78,7 @@ def _lightest_fitting_format(d: Decided) -> tuple[QuantFormat, MemoryEstimate] |
     """The format with the most weight bits (least accuracy lost) that fits at the current tp."""
     r = d.r
     tp, group = r.spec.parallelism.tp, r.spec.quantization.group_size
-    names = set(supported_formats(r.gpu.sm, r.release.line))
+    names = set(supported_formats(r.gpu.sm, r.release.exact))
     candidates = [f for f in WEIGHT_BITS if f.value in names and WEIGHT_BITS[f] < WEIGHT_BITS[d.format.value]]
     for fmt in sorted(candidates, key=lambda f: -WEIGHT_BITS[f]):
         if fmt in GROUPWISE and not splits_evenly(r.model, tp, group):

@@ -10,10 +10,9 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from compiler.backends.tensorrt import VERIFIED_FAMILY
 from compiler.decide.model import Decided, RouteKind
 from compiler.findings import Finding, Severity
-from compiler.rules import ENGINE, draft, gaps_of, rule
+from compiler.rules import ENGINE, Rule, draft, gaps_of, register, rule
 
 
 @rule(
@@ -33,24 +32,16 @@ def release_lacks_flag(d: Decided) -> Iterator[Finding]:
     yield from gaps_of(d, "P101")
 
 
-@rule(
+register(Rule(
     "P102", "convert-flags-unverified-for-family", Severity.WARNING,
-    "convert_checkpoint.py runs for a model family whose flags the reference documents for llama only.",
-    why="Each model family has its own convert_checkpoint.py under examples/ (examples/models/contrib/ in 1.x), "
-    "and only llama's flags are in the reference tables (§1.3). The planner passes llama's flags; other "
-    "families usually take the same quantization flags, but some add their own (baichuan's --model_version).",
-    bad="model: {name: falcon-7b}\nquantization: {format: int8_wo}\ntarget: {gpu: A100-SXM-80GB}\n",
-    good="model: {name: llama-2-7b}\nquantization: {format: int8_wo}\ntarget: {gpu: A100-SXM-80GB}\n",
-    hint="check the generated convert step against the family's convert_checkpoint.py --help before building",
-    backends=ENGINE,
-)
-def convert_flags_unverified_for_family(d: Decided) -> Iterator[Finding]:
-    family = d.r.model.family
-    converts = d.route.kind in (RouteKind.CONVERT, RouteKind.GPTQ, RouteKind.CHECKPOINT)
-    if converts and family != VERIFIED_FAMILY:
-        yield draft("model", f"the {family} convert_checkpoint.py gets {VERIFIED_FAMILY}'s flags; they are "
-                    f"verified for {VERIFIED_FAMILY} only", "")
-
+    "convert_checkpoint.py ran for a model family whose own flags were not read (retired).",
+    why="Retired: every family in the catalog now has its convert_checkpoint.py flags read per release "
+    "(compiler/catalog/tools/convert_checkpoint.py-*.yaml), and the planner checks each convert argv against "
+    "the family's own table, so there is nothing left to warn about.",
+    bad="model: {name: falcon-7b}\nquantization: {format: int8_wo}\n",
+    good="model: {name: falcon-7b}\nquantization: {format: int8_wo}\n",
+    hint="nothing to do", removed=True, backends=ENGINE,
+))
 
 
 @rule(
@@ -107,13 +98,32 @@ def llm_api_option_refused(d: Decided) -> Iterator[Finding]:
     "A path or value the server gets would be split by trtllm-llmapi-launch.",
     why="trtllm-llmapi-launch runs the command it wraps unquoted (tensorrt_llm/llmapi/trtllm-llmapi-launch @ "
     "020c89e6), so a word with a blank or a glob character (* ? [) reaches trtllm-serve broken into several, "
-    "or expanded. It wraps the server whenever ranks span nodes on the PyTorch backend, and the engine path's "
-    "trtllm-serve always.",
-    bad="model: {name: llama-2-7b, path: '/models/llama 2'}\nlaunch: {entrypoint: serve}\n"
-    "target: {gpu: H100-SXM, tensorrt_llm: '1.2.0', backend: tensorrt}\n",
-    good="model: {name: llama-2-7b, path: /models/llama-2}\nlaunch: {entrypoint: serve}\n"
-    "target: {gpu: H100-SXM, tensorrt_llm: '1.2.0', backend: tensorrt}\n",
+    "or expanded. It wraps trtllm-serve (either backend) whenever the ranks span nodes; on one node the LLM API "
+    "starts its workers itself and no wrapper runs.",
+    bad="model: {name: llama-2-70b, path: '/models/llama 2'}\nparallelism: {tp: 8, pp: 2}\nlaunch: {entrypoint: serve}\n"
+    "target: {gpu: H100-SXM, nodes: 2, tensorrt_llm: '1.2.0', backend: pytorch}\n",
+    good="model: {name: llama-2-70b, path: /models/llama-2}\nparallelism: {tp: 8, pp: 2}\nlaunch: {entrypoint: serve}\n"
+    "target: {gpu: H100-SXM, nodes: 2, tensorrt_llm: '1.2.0', backend: pytorch}\n",
     hint="use a path without blanks or * ? [ (a symlink to it will do)",
 )
 def word_split_by_llmapi_launch(d: Decided) -> Iterator[Finding]:
     yield from gaps_of(d, "P106")
+
+
+@rule(
+    "P107", "calibration-dataset-unreadable", Severity.ERROR,
+    "The calibrating tool of this release cannot read the calibration data the spec names.",
+    why="quantize.py's get_calib_dataloader takes 'pileval', names containing 'cnn_dailymail' (and 'scienceqa' "
+    "from 0.17) or, from 0.11, a dataset folder; anything else raises NotImplementedError "
+    "(tensorrt_llm/quantization/quantize_by_modelopt.py per release). convert_checkpoint.py's load_calib_dataset "
+    "knows ccdv/cnn_dailymail, cnn_dailymail and lambada, and from 0.14 any dataset folder. ModelOpt 0.33's "
+    "hf_ptq.py offers a fixed list of names. A local file is staged into a dataset folder where the release reads "
+    "folders; otherwise the quantize step would fail after loading the model.",
+    bad="quantization:\n  format: fp8\n  calibration: {dataset: ./prompts.jsonl}\n"
+    "target: {gpu: H100-SXM, tensorrt_llm: '0.10.0'}\n",
+    good="quantization:\n  format: fp8\n  calibration: {dataset: ./prompts.jsonl}\n"
+    "target: {gpu: H100-SXM, tensorrt_llm: '0.16.0'}\n",
+    hint="use a dataset name the tool knows, or a release that reads dataset folders",
+)
+def calibration_dataset_unreadable(d: Decided) -> Iterator[Finding]:
+    yield from gaps_of(d, "P107")

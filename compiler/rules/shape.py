@@ -69,9 +69,10 @@ _shape("S112", "gpu-missing", "The spec names no target GPU.",
 _shape("S113", "unknown-gpu", "target.gpu (or build.gpu) is not in the catalog.",
        "Compute capability, memory and interconnect come from the catalog.", "target: {gpu: H1OO}\n",
        "use a name from `trtdeploy gpus`")
-_shape("S114", "unknown-release", "target.tensorrt_llm names no supported release line.",
-       "Flags, defaults and the support matrix differ per line; 0.11 matches neither neighbour.",
-       "target: {tensorrt_llm: '0.11.0'}\n", "use a 0.8-0.10, 0.12-0.x or 1.x release")
+_shape("S114", "unknown-release", "target.tensorrt_llm is not a version, or is older than the oldest release known.",
+       "Flags, defaults and the support matrix are facts per exact release (`trtdeploy releases`); before 0.8.0 "
+       "there are none to check against.",
+       "target: {tensorrt_llm: '0.7.1'}\n", "use a release from `trtdeploy releases`")
 _shape("S115", "outside-repository", "A spec, or a base named by `extends:`, lies outside the repository that "
        "holds the spec.",
        "In CI every spec and file name comes from the pull request: `extends: /etc/shadow` or a spec that is a "
@@ -79,3 +80,10 @@ _shape("S115", "outside-repository", "A spec, or a base named by `extends:`, lie
        "repository is the git work tree holding the spec (the nearest folder above it with a `.git`); outside "
        "git, the spec's own folder and the folders under it. Symlinks are followed before the check.",
        "extends: ../../../etc/shadow\n", "extend a spec inside the same repository, or copy the base into it")
+register(Rule("S116", "release-not-listed", Severity.WARNING,
+              "target.tensorrt_llm is a well-formed version that the release table does not list.",
+              "A release between two listed ones takes the facts of the range that holds it; one newer than the "
+              "newest listed takes the newest release's facts. Flags may have changed in either case, so the "
+              "commands are planned but should be checked against that release's --help.",
+              "target: {tensorrt_llm: '9.0.0'}\n", _GOOD,
+              "pin a release that `trtdeploy releases` lists, or check the commands by hand", stage="load"))

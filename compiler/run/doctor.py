@@ -23,7 +23,7 @@ from typing import Any
 from compiler.catalog import GpuFacts, find_gpu
 from compiler.run.plandoc import BuildPlan, PathVars, path_vars, resolved_text
 from compiler.run.store import Store
-from compiler.versions import UnknownRelease, parse_release
+from compiler.versions import Version, VersionError, parse_version
 
 GIB = 1 << 30
 IMPORT_TIMEOUT_S = 180.0  # importing tensorrt_llm loads CUDA, TensorRT and torch: tens of seconds is normal
@@ -57,7 +57,6 @@ class HostNeeds:
 
     tools: frozenset[str]
     release_version: str | None = None
-    release_line: str | None = None
     scripts: tuple[tuple[str, Path], ...] = ()
     gpu: GpuFacts | None = None
     gpu_name: str | None = None
@@ -88,7 +87,6 @@ def needs_from_plan(plan: BuildPlan, environ: Mapping[str, str] | None = None) -
     return HostNeeds(
         tools=frozenset(s.tool for s in plan.steps),
         release_version=plan.release_version or None,
-        release_line=plan.release_line or None,
         scripts=tuple(_scripts(plan, variables)),
         gpu=find_gpu(gpu_name) if gpu_name else None,
         gpu_name=gpu_name,
@@ -177,19 +175,33 @@ def run_checks(needs: HostNeeds, environ: Mapping[str, str] | None = None) -> li
     return checks
 
 
-def _install_text(version: str | None, line: str | None) -> str:
+# NGC publishes release containers from 1.0 on; older releases build theirs from the tag.
+FIRST_RELEASE_CONTAINER = Version(1, 0)
+# 0.8 and 0.9 shipped ModelOpt under its old name, AMMO.
+FIRST_MODELOPT_NAME = Version(0, 10)
+
+
+def _exact(version: str | None) -> Version | None:
+    try:
+        return parse_version(version) if version else None
+    except VersionError:
+        return None
+
+
+def _install_text(version: str | None) -> str:
     """How to get TensorRT-LLM of a release: NGC container for 1.x, built from the tag for 0.x, or pip."""
     if not version:
         return f"use an NVIDIA TensorRT-LLM release container, or pip install tensorrt_llm {PIP_INDEX}"
     pip = f"pip install tensorrt_llm=={version} {PIP_INDEX}"
-    if line == "1.x":
+    exact = _exact(version)
+    if exact is not None and exact >= FIRST_RELEASE_CONTAINER:
         return f"run in the container nvcr.io/nvidia/tensorrt-llm/release:{version}, or {pip}"
     return (f"build its container from the tag (git clone -b v{version} https://github.com/NVIDIA/TensorRT-LLM; "
             f"git submodule update --init; git lfs pull; make -C docker release_build), or {pip}")
 
 
 def _trtllm_help(needs: HostNeeds) -> str:
-    return f"it comes with the tensorrt_llm package: {_install_text(needs.release_version, needs.release_line)}"
+    return f"it comes with the tensorrt_llm package: {_install_text(needs.release_version)}"
 
 
 def _python(env: Mapping[str, str]) -> str | None:
@@ -199,7 +211,7 @@ def _python(env: Mapping[str, str]) -> str | None:
 
 def check_tensorrt_llm(needs: HostNeeds, env: Mapping[str, str]) -> Check:
     python = _python(env)
-    install = _install_text(needs.release_version, needs.release_line)
+    install = _install_text(needs.release_version)
     if python is None:
         return Check(Status.FAIL, "tensorrt_llm", "python3 is not on PATH", install)
     code = "import tensorrt_llm; print(tensorrt_llm.__version__)"
@@ -217,19 +229,15 @@ def check_tensorrt_llm(needs: HostNeeds, env: Mapping[str, str]) -> Check:
 
 
 def _version_check(version: str, needs: HostNeeds, python: str) -> Check:
-    if not needs.release_line:
+    """The installed release must be the one planned: flags and defaults are facts of the exact release."""
+    if not needs.release_version:
         return Check(Status.OK, "tensorrt_llm", f"{version} ({python})")
-    try:
-        line = parse_release(version).line.value
-    except UnknownRelease as exc:
-        line, why = None, str(exc)
-    else:
-        why = f"its release line is {line}"
-    if line == needs.release_line:
-        return Check(Status.OK, "tensorrt_llm", f"{version}, release line {line}, as the plan targets ({python})")
+    installed, planned = _exact(version), _exact(needs.release_version)
+    if installed is not None and installed == planned:
+        return Check(Status.OK, "tensorrt_llm", f"{version}, as the plan targets ({python})")
     return Check(Status.FAIL, "tensorrt_llm",
-                 f"{version} is installed ({why}), but the plan targets {needs.release_version} (line {needs.release_line})",
-                 f"{_install_text(needs.release_version, needs.release_line)}; or set target.tensorrt_llm: {version} "
+                 f"{version} is installed, but the plan targets {needs.release_version}",
+                 f"{_install_text(needs.release_version)}; or set target.tensorrt_llm: {version} "
                  "in the spec and recompile")
 
 
@@ -249,7 +257,8 @@ def _python_modules(needs: HostNeeds) -> dict[str, tuple[tuple[str, ...], str]]:
     """check name -> (modules any of which will do, install help)."""
     modules: dict[str, tuple[tuple[str, ...], str]] = {}
     if "quantize.py" in needs.tools:
-        if needs.release_line == "0.8":  # 0.8 and 0.9 shipped ModelOpt under its old name, AMMO
+        planned = _exact(needs.release_version)
+        if planned is not None and planned < FIRST_MODELOPT_NAME:
             modules["modelopt"] = (("modelopt", "ammo"), "pip install -r $EXAMPLES_DIR/quantization/requirements.txt "
                                    "(nvidia-ammo for 0.8/0.9, nvidia-modelopt[torch] for 0.10)")
         else:

@@ -82,7 +82,6 @@ class BuildPlan:
     name: str
     spec: str
     release_version: str
-    release_line: str
     steps: tuple[RunStep, ...]
     resolved: Mapping[str, Any] = field(default_factory=dict)
     memory: Mapping[str, Any] = field(default_factory=dict)
@@ -156,7 +155,6 @@ def plan_from_json(data: object, root: Path) -> BuildPlan:
         name=str(doc.get("name", root.name)),
         spec=str(doc.get("spec", "")),
         release_version=str(trt.get("version", "")),
-        release_line=str(trt.get("line", "")),
         steps=tuple(steps),
         resolved=_mapping(doc.get("resolved", {}), "resolved"),
         memory=_mapping(doc.get("memory", {}), "memory"),

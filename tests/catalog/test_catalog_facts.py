@@ -189,7 +189,7 @@ def test_the_gptq_step_surface_is_the_parser_of_its_template(monkeypatch: pytest
 def test_releases_run_from_0_8_0_to_the_newest_known_each_with_a_source() -> None:
     releases = known_releases()
     versions = [str(release.version) for release in releases]
-    assert versions[0] == "0.8.0" and str(newest_release().version) == "1.3.0rc1"
+    assert versions[0] == "0.8.0" and str(newest_release().version) == "1.3.0"
     assert versions == sorted(versions, key=parse_version) and len(set(versions)) == len(versions)
     for minor in range(8, 22):
         assert f"0.{minor}.0" in versions
@@ -206,8 +206,10 @@ def test_releases_run_from_0_8_0_to_the_newest_known_each_with_a_source() -> Non
     ("0.11.0", ReleaseStatus.KNOWN, "0.11.0", "0.11.0"),
     ("0.12.1", ReleaseStatus.UNLISTED, "0.12.0", "0.12.1"),
     ("1.2.0rc3", ReleaseStatus.KNOWN, "1.2.0rc3", "1.2.0rc3"),
-    ("1.3.0", ReleaseStatus.NEWER, "1.3.0rc1", "1.3.0rc1"),
-    ("2.0", ReleaseStatus.NEWER, "1.3.0rc1", "1.3.0rc1"),
+    ("1.3.0rc1", ReleaseStatus.KNOWN, "1.3.0rc1", "1.3.0rc1"),
+    ("1.3.0rc2", ReleaseStatus.UNLISTED, "1.3.0rc1", "1.3.0rc2"),
+    ("1.3.0", ReleaseStatus.KNOWN, "1.3.0", "1.3.0"),
+    ("2.0", ReleaseStatus.NEWER, "1.3.0", "1.3.0"),
 ])
 def test_release_facts_resolve_any_version(version: str, status: ReleaseStatus, release: str,
                                            facts_version: str) -> None:
@@ -215,7 +217,7 @@ def test_release_facts_resolve_any_version(version: str, status: ReleaseStatus, 
     assert (facts.status, str(facts.release.version), str(facts.facts_version)) == (status, release, facts_version)
     assert (facts.message is None) == (status is ReleaseStatus.KNOWN)
     if status is ReleaseStatus.NEWER:
-        assert facts.message is not None and "newer than the newest release known (1.3.0rc1)" in facts.message
+        assert facts.message is not None and "newer than the newest release known (1.3.0)" in facts.message
 
 
 def test_a_release_newer_than_known_reads_the_newest_facts_and_an_older_one_is_refused() -> None:

@@ -18,7 +18,7 @@ from compiler.load import load_spec
 from compiler.pipeline import check_spec
 from compiler.resolve import Resolved, resolve
 from compiler.rules.hardware import supported_formats
-from compiler.versions import ReleaseLine
+from compiler.versions import parse_version
 
 
 def _resolved(write_spec: Callable[..., Path], text: str) -> Resolved:
@@ -80,10 +80,12 @@ def test_first_written_prefers_written_keys(write_spec: Callable[..., Path]) -> 
 
 
 def test_supported_formats_follow_the_matrix() -> None:
-    assert "fp8" not in supported_formats(80, ReleaseLine.V1)
-    assert "fp8" in supported_formats(89, ReleaseLine.V0_8)
-    assert "nvfp4" not in supported_formats(100, ReleaseLine.V0_12)
-    assert "nvfp4" in supported_formats(100, ReleaseLine.V1)
+    assert "fp8" not in supported_formats(80, parse_version("1.2.0"))
+    assert "fp8" in supported_formats(89, parse_version("0.8.0"))
+    assert "nvfp4" not in supported_formats(100, parse_version("0.16.0"))
+    assert "nvfp4" in supported_formats(100, parse_version("0.17.0"))
+    # The 1.x builder refuses INT8/INT4 weights and SmoothQuant on SM>=100 (builder.py).
+    assert {"int8_sq", "int4_awq", "int8_wo"}.isdisjoint(supported_formats(100, parse_version("1.2.0")))
 
 
 SPECS = st.fixed_dictionaries(

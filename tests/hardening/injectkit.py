@@ -74,14 +74,16 @@ def long_sink(marker: Path) -> str:
 
 
 def base_spec(host: Host) -> dict[str, Any]:
-    """A spec that checks clean and builds with the stand-ins: fp8 with an fp8 KV cache, tp 2, HF_TOKEN passed."""
+    """A spec that checks clean and builds with the stand-ins: fp8 with an fp8 KV cache, tp 2, HF_TOKEN passed, on
+    the engine path (the most scripts: quantize, convert-free build, rank.sh and the hostfile)."""
     return {
         "name": "hostile",
         "model": {"path": str(host.model)},
         "quantization": {"format": "fp8", "kv_cache": "fp8", "calibration": {"dataset": str(host.calib), "samples": 32}},
         "parallelism": {"tp": 2},
         "limits": {"max_batch_size": 4, "max_input_len": 256, "max_output_len": 256},
-        "target": {"gpu": "H100-SXM", "gpus_per_node": 2, "tensorrt_llm": "1.2.0", "examples_dir": str(host.examples)},
+        "target": {"gpu": "H100-SXM", "gpus_per_node": 2, "tensorrt_llm": "1.2.0", "backend": "tensorrt",
+                   "examples_dir": str(host.examples)},
         "launch": {"env": ["HF_TOKEN"]},
     }
 

@@ -106,6 +106,9 @@ def leaves(model: type[BaseModel] = SpecFile, prefix: KeyPath = ()) -> Iterator[
             yield from leaves(base, (*prefix, name))
         elif isinstance(base, type) and issubclass(base, (int, float, str, enum.Enum)):
             yield Leaf((*prefix, name), base, **found)
+        elif base is Any and found.get("is_map"):
+            # A free-form mapping (runtime.llm_api_options): its values are fuzzed as text, the widest input.
+            yield Leaf((*prefix, name), str, **found)
         else:
             raise TypeError(f"{'.'.join((*prefix, name))}: a field type the fuzzers do not know: {base!r}")
 

@@ -137,10 +137,14 @@ def test_refused_values_get_a_finding_on_their_field(compiled: list[Case]) -> No
 
 
 def test_values_that_fit_their_field_are_accepted(compiled: list[Case]) -> None:
-    """Free text, paths and names are not refused for their characters: the quoting has to hold."""
+    """Free text, paths and names are not refused for their characters: the quoting has to hold.
+
+    (launch.serve.host is refused on this tp-2 engine deployment: its trtllm-serve runs under
+    trtllm-llmapi-launch, which splits words, P106.)
+    """
     accepted = {case.leaf.dotted for case in compiled if case.plan is not None and case.kind == "sink"}
     assert {"description", "model.path", "model.tokenizer", "quantization.calibration.dataset",
-            "quantization.checkpoint", "target.examples_dir", "launch.run.input_text", "launch.serve.host",
+            "quantization.checkpoint", "target.examples_dir", "launch.run.input_text",
             "launch.slurm.container_image"} <= accepted, accepted
 
 
@@ -216,6 +220,9 @@ def _launch_runs_with_argv_intact(case: Case, out: Path, world: dict[str, Any], 
     launcher = launch.script
     if launcher is not None:
         printed = run_script(out / launcher, env)
+        if launch.argv[0] == "bash":  # one process that starts its own workers: the script runs rank.sh itself
+            assert printed == [{"argv": rank, "token_sha": token}], case.label
+            return
         ranks = launch.world_size if launch.launcher == "mpirun" else 1  # the fake srun starts one rank
         assert printed == [expand(launch.argv, values)[1:], *[{"argv": rank, "token_sha": token}] * ranks], case.label
     if launch.launcher == "mpirun":

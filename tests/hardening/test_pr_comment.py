@@ -180,9 +180,11 @@ def test_plan_md_shows_hostile_values_in_code_blocks_and_adds_nothing(tmp_path: 
     rendered = render(markdown.output)
     _shows_only_trtdeploy_html(rendered, PLAN_TAGS)
     assert [h.text for h in rendered.root.find("h2")] == ["Memory per GPU", "Steps", "Launch", "Decisions"]
-    assert [h.text.split(":")[0] for h in rendered.root.find("h3")] == ["steps/01-quantize.sh", "steps/02-build.sh"]
+    # 0.16.0's quantize.py reads dataset folders: a step stages the local file into one first.
+    assert [h.text.split(":")[0] for h in rendered.root.find("h3")] == [
+        "steps/01-calibration.sh", "steps/02-quantize.sh", "steps/03-build.sh"]
     blocks = [block.text for block in rendered.root.find("pre")]
-    assert len(blocks) == 4  # two steps, mpirun, each rank
+    assert len(blocks) == 5  # three steps, mpirun, each rank
     assert any(visible(hostile.replace("'", "'\"'\"'")) in block for block in blocks), blocks
     assert f"Spec {visible(str(path))} ·" in rendered.root.find("p")[0].text
 

@@ -35,7 +35,7 @@ def test_plan_json_has_the_documented_keys(tmp_path: Path) -> None:
         assert {"id", "tool", "argv", "inputs", "outputs", "fingerprint", "aspects"} <= set(step)
         assert isinstance(step["argv"], list) and all(isinstance(a, str) for a in step["argv"])
     assert doc["launch"]["world_size"] == 2 and doc["launch"]["argv"][:3] == ["mpirun", "-n", "2"]
-    assert doc["tensorrt_llm"] == {"version": "0.16.0", "line": "0.12"}
+    assert doc["tensorrt_llm"] == {"version": "0.16.0"}
     assert doc["variables"]["EXAMPLES_DIR"] == {"env": "TRTDEPLOY_EXAMPLES_DIR", "default": "/app/tensorrt_llm/examples"}
 
 

@@ -18,6 +18,7 @@ from compiler.pipeline import check_spec
 from compiler.plan.model import Plan
 from compiler.plan.planner import make_plan
 from compiler.spec import QuantFormat
+from compiler.versions import parse_version
 from plan.support import RELEASES, flag_value, plan_problems, text, write_spec
 
 FORMATS = [f.value for f in QuantFormat]
@@ -39,8 +40,17 @@ def _build(plan: Plan) -> list[str]:
     return text(plan.step("build").argv)
 
 
-def _line(release: str) -> str:
-    return {"0.8.0": "0.8", "0.9.0": "0.8", "0.10.0": "0.8", "0.16.0": "0.12", "1.2.0": "1.x"}[release]
+# When a flag's form changed, stated here from the upstream files (independently of the package's tables).
+MAX_SEQ_LEN_FROM = "0.11.0"        # trtllm-build --max_seq_len replaces --max_output_len (build.py @ 05316d33)
+PLUGIN_AUTO_FROM = "0.11.0"        # plugin dtype 'auto' (plugin.py @ 05316d33)
+KV_CACHE_TYPE_FROM = "0.13.0"      # --kv_cache_type paged|continuous; --paged_kv_cache deprecated
+FP8_FMHA_DEFAULT_ON_FROM = "0.17.0"  # use_fp8_context_fmha defaults to True (plugin.py @ c20322ff)
+CALIB_MAX_SEQ_FROM = "0.10.0"      # quantize.py --calib_max_seq_length (quantize.py @ 9bd15f19)
+CALIB_DATASET_FROM = "0.10.0"      # quantize.py --calib_dataset (quantize.py @ 9bd15f19)
+
+
+def _since(release: str, first: str) -> bool:
+    return parse_version(release) >= parse_version(first)
 
 
 def _check_route(plan: Plan, fmt: str, kv: str) -> None:
@@ -59,20 +69,21 @@ def _check_limits(plan: Plan, release: str) -> None:
     build = plan.step("build").argv
     for flag in ("--max_batch_size", "--max_input_len", "--max_beam_width", "--max_num_tokens"):
         assert flag_value(build, flag), flag
-    if _line(release) == "0.8":
+    if not _since(release, MAX_SEQ_LEN_FROM):
         assert flag_value(build, "--max_output_len") == "1024" and flag_value(build, "--max_seq_len") is None
     else:
         assert flag_value(build, "--max_seq_len") == "2048" and flag_value(build, "--max_output_len") is None
 
 
-def _check_line_flags(plan: Plan, release: str, gpu: str, kv: str) -> None:
-    build, line = plan.step("build").argv, _line(release)
-    paged = ("--paged_kv_cache", "enable") if line != "1.x" else ("--kv_cache_type", "paged")
+def _check_release_flags(plan: Plan, release: str, gpu: str, kv: str) -> None:
+    build = plan.step("build").argv
+    paged = ("--kv_cache_type", "paged") if _since(release, KV_CACHE_TYPE_FROM) else ("--paged_kv_cache", "enable")
     assert flag_value(build, paged[0]) == paged[1]
-    assert flag_value(build, "--gpt_attention_plugin") == ("float16" if line == "0.8" else "auto")
+    assert flag_value(build, "--gpt_attention_plugin") == ("auto" if _since(release, PLUGIN_AUTO_FROM) else "float16")
+    # Where FP8 context FMHA is on by default, an A100 (SM80) build says disable rather than lean on the builder.
     fp8_fmha = flag_value(build, "--use_fp8_context_fmha")
-    assert fp8_fmha == ("disable" if line == "1.x" and gpu.startswith("A100") else None)
-    if line == "1.x" and kv == "int8":
+    assert fp8_fmha == ("disable" if _since(release, FP8_FMHA_DEFAULT_ON_FROM) and gpu.startswith("A100") else None)
+    if _since(release, FP8_FMHA_DEFAULT_ON_FROM) and kv == "int8":  # paged context FMHA is on by default there
         assert flag_value(build, "--use_paged_context_fmha") == "disable"
     assert flag_value(build, "--use_custom_all_reduce") is None  # both GPUs have NVLink and P2P
 
@@ -82,15 +93,15 @@ def _check_calibration(plan: Plan, release: str, fmt: str) -> None:
     if first.tool != "quantize.py":
         return
     assert flag_value(first.argv, "--calib_size") == ("32" if "awq" in fmt else "512")
-    assert (flag_value(first.argv, "--calib_dataset") is not None) == (release not in {"0.8.0", "0.9.0"})
-    assert (flag_value(first.argv, "--calib_max_seq_length") is not None) == (_line(release) != "0.8")
+    assert (flag_value(first.argv, "--calib_dataset") is not None) == _since(release, CALIB_DATASET_FROM)
+    assert (flag_value(first.argv, "--calib_max_seq_length") is not None) == _since(release, CALIB_MAX_SEQ_FROM)
 
 
 def _check_all(plan: Plan, release: str, gpu: str, fmt: str, kv: str) -> None:
     assert plan_problems(plan) == []
     _check_route(plan, plan.resolved["format"], kv)  # type: ignore[arg-type]
     _check_limits(plan, release)
-    _check_line_flags(plan, release, gpu, kv)
+    _check_release_flags(plan, release, gpu, kv)
     _check_calibration(plan, release, str(plan.resolved["format"]))
 
 

@@ -33,7 +33,6 @@ def test_convert_script_lives_in_the_family_folder_of_the_line(tmp_path: Path, m
     script = plan.step("convert").argv[1]
     assert isinstance(script, Var) and script.name == EXAMPLES_DIR
     assert script.suffix == f"{folder}convert_checkpoint.py"
-    assert ("convert.family" in topics(plan)) == (not model.startswith("llama"))
 
 
 def test_examples_dir_from_the_spec(tmp_path: Path) -> None:
@@ -80,12 +79,14 @@ def test_plugin_dtype_auto_becomes_the_model_dtype_on_0_8(tmp_path: Path) -> Non
     plan = plan_spec(tmp_path, {"model": {"dtype": "bfloat16"}, "target": {"tensorrt_llm": "0.9.0"}})
     build = plan.step("build").argv
     assert flag_value(build, "--gpt_attention_plugin") == flag_value(build, "--gemm_plugin") == "bfloat16"
-    assert "no plugin dtype 'auto'" in decision(plan, "plugins.gemm")
-    assert "no plugin dtype 'auto'" in decision(plan, "plugins.gpt_attention")
+    assert "0.9.0 has no 'auto', so it becomes the model dtype" in decision(plan, "plugins.gemm")
+    assert "0.9.0 has no 'auto', so it becomes the model dtype" in decision(plan, "plugins.gpt_attention")
 
 
+# The 1.x builder keeps paged context FMHA with an fp8 KV cache on SM89 too (builder.py @ 008b2b8d), for FP8
+# checkpoints; other formats lose it.
 @pytest.mark.parametrize(("fmt", "gpu", "disabled"), [("int4_awq", "H100-SXM", True), ("fp8", "H100-SXM", False),
-                                                      ("fp8", "L40S", True)])
+                                                      ("fp8", "L40S", False), ("int4_awq", "L40S", True)])
 def test_fp8_kv_paged_context_fmha_on_1x(tmp_path: Path, fmt: str, gpu: str, disabled: bool) -> None:
     plan = plan_spec(tmp_path, {"quantization": {"format": fmt, "kv_cache": "fp8", "calibration": {}},
                                 "target": {"gpu": gpu, "tensorrt_llm": "1.2.0", "backend": "tensorrt"}})
@@ -108,7 +109,7 @@ def test_smoothquant_calibrates_on_convert_from_0_12(tmp_path: Path) -> None:
     assert flag_value(convert, "--calib_size") == "64"
     old = plan_spec(tmp_path, sq, {"target": {"tensorrt_llm": "0.10.0"}}, name="old.yaml")
     assert flag_value(old.step("convert").argv, "--calib_size") is None
-    assert "has no calibration flags" in decision(old, "calibration")
+    assert "for samples (64), seq_len (512), seed (1234) it uses its built-in choice" in decision(old, "calibration")
 
 
 def test_an_awq_checkpoint_is_converted_directly(tmp_path: Path) -> None:
@@ -129,7 +130,8 @@ LAUNCHERS: dict[str, dict[str, Any]] = {
 def test_serve_on_1x(tmp_path: Path) -> None:
     plan = plan_spec(tmp_path, LAUNCHERS["serve"])
     rank = text(plan.launch.rank_argv)
-    assert rank[:5] == ["trtllm-llmapi-launch", "trtllm-serve", plan.launch.engine_dir, "--backend", "tensorrt"]
+    # One process on one node: the LLM API starts the engine's workers itself (no trtllm-llmapi-launch).
+    assert rank[:4] == ["trtllm-serve", plan.launch.engine_dir, "--backend", "tensorrt"]
     assert flag_value(rank, "--port") == "9000" and flag_value(rank, "--tokenizer") == "${MODEL_DIR}"
     assert flag_value(rank, "--tp_size") == "1" and flag_value(rank, "--pp_size") == "1"
 

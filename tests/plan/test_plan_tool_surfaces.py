@@ -4,8 +4,7 @@ The surfaces are compiler/catalog/tools/*.yaml, read per exact release (support.
 support.launch_problems). test_plan_matrix covers every format x KV combination for five
 releases with its own assertions; here every shipped spec is planned for every release
 known from 0.8.0 to the newest, every combination for the releases the matrix does not
-cover, and the plugin settings whose flags changed form between releases. A planner argv a
-release rejects is an xfail naming the flag and the release (strict: fixing it fails the mark).
+cover, and the plugin settings whose flags changed form between releases.
 """
 
 from __future__ import annotations
@@ -24,23 +23,9 @@ from compiler.versions import parse_version
 from plan.support import SPECS, plan_problems, write_spec
 
 RELEASES = ("0.8.0", "0.9.0", "0.10.0", "0.11.0", "0.12.0", "0.13.0", "0.14.0", "0.15.0", "0.16.0", "0.17.0",
-            "0.18.0", "0.19.0", "0.20.0", "0.21.0", "1.0.0", "1.1.0", "1.2.0", "1.3.0rc1")
+            "0.18.0", "0.19.0", "0.20.0", "0.21.0", "1.0.0", "1.1.0", "1.2.0", "1.3.0rc1", "1.3.0")
 SHIPPED = sorted(path.stem for path in SPECS.glob("*.yaml"))
 KV = ("float16", "int8", "fp8")
-
-REFUSES_0_11 = "planner: TensorRT-LLM 0.11.0 is refused (S114) though tools/*.yaml has its flags, read at the 0.11.0 tag"
-CONVERT_CALIBRATION = ("planner: convert_checkpoint.py --calib_size/--calib_max_seq_length at {release} "
-                       "(they exist from 0.14.0; only --calib_dataset before)")
-CONVERT_CALIBRATING = {"llama-7b-int8-sq-h100", "llama-7b-int4-wo-int8kv-h100"}
-
-
-def _spec_marks(name: str, release: str) -> list[pytest.MarkDecorator]:
-    if release == "0.11.0":
-        return [pytest.mark.xfail(strict=True, reason=REFUSES_0_11)]
-    if release in ("0.12.0", "0.13.0") and name in CONVERT_CALIBRATING:
-        return [pytest.mark.xfail(strict=True, reason=CONVERT_CALIBRATION.format(release=release))]
-    return []
-
 
 def _for_release(path: Path, release: str, folder: Path) -> Path:
     data: dict[str, Any] = yaml.safe_load(path.read_text(encoding="utf-8"))
@@ -50,34 +35,24 @@ def _for_release(path: Path, release: str, folder: Path) -> Path:
     return out
 
 
-@pytest.mark.parametrize(("name", "release"), [
-    pytest.param(name, release, marks=_spec_marks(name, release))
-    for name, release in itertools.product(SHIPPED, RELEASES)
-])
+@pytest.mark.parametrize(("name", "release"), itertools.product(SHIPPED, RELEASES))
 def test_every_shipped_spec_plans_with_the_flags_of_each_release(name: str, release: str, tmp_path: Path) -> None:
     report = check_spec(_for_release(SPECS / f"{name}.yaml", release, tmp_path))
     assert report.decided is not None, [f"{f.code} {f.message}" for f in report.findings]
-    gaps = {gap.key for gap in report.decided.gaps}
-    if gaps:  # the one refusal among the shipped specs: the trtllm-serve launch, which 1.0 brought
-        assert gaps == {"launch.entrypoint"} and parse_version(release) < parse_version("1.0.0"), gaps
+    gaps = {(gap.code, gap.key) for gap in report.decided.gaps}
+    if gaps and parse_version(release) >= parse_version("1.3.0"):
+        # 1.3.0 has the PyTorch backend only: what it cannot load (int8 SmoothQuant, GPTQ, an int8 KV cache) is H110.
+        assert {code for code, _ in gaps} == {"H110"}, gaps
+        return
+    if gaps:  # the other refusal among the shipped specs: the trtllm-serve launch, which 1.0 brought
+        assert gaps == {("P101", "launch.entrypoint")} and parse_version(release) < parse_version("1.0.0"), gaps
         return
     assert plan_problems(make_plan(report.decided, report.findings)) == []
 
 
-def _combination_marks(release: str) -> list[pytest.MarkDecorator]:
-    if release == "0.11.0":
-        return [pytest.mark.xfail(strict=True, reason=REFUSES_0_11)]
-    if release in ("0.12.0", "0.13.0"):
-        return [pytest.mark.xfail(strict=True, reason=CONVERT_CALIBRATION.format(release=release) + " for int8_sq "
-                                  "and an int8 KV cache")]
-    return []
-
-
 # The releases test_plan_matrix does not plan (it covers 0.8.0, 0.9.0, 0.10.0, 0.16.0 and 1.2.0).
-@pytest.mark.parametrize("release", [
-    pytest.param(release, marks=_combination_marks(release))
-    for release in ("0.11.0", "0.12.0", "0.13.0", "0.14.0", "0.15.0", "0.17.0", "0.20.0", "1.0.0", "1.3.0rc1")
-])
+@pytest.mark.parametrize("release", ("0.11.0", "0.12.0", "0.13.0", "0.14.0", "0.15.0", "0.17.0", "0.20.0", "1.0.0",
+                                     "1.3.0rc1"))
 def test_every_combination_the_planner_accepts_uses_only_flags_of_its_release(release: str, tmp_path: Path) -> None:
     problems, planned = [], 0
     for fmt, kv in itertools.product([f.value for f in QuantFormat], KV):
@@ -99,34 +74,27 @@ def _planned_problems(tmp: Path, release: str, **sections: Any) -> list[str]:
     return plan_problems(make_plan(report.decided, report.findings))
 
 
-@pytest.mark.parametrize("release", [
-    pytest.param(release, marks=[pytest.mark.xfail(
-        strict=True, reason=f"planner: run.py --multi_block_mode is given a value at {release}, where it is a "
-        "store_true switch (a value from 0.14.0)")] if release in ("0.12.0", "0.13.0") else [])
-    for release in ("0.10.0", "0.12.0", "0.13.0", "0.14.0", "1.2.0")
-])
+@pytest.mark.parametrize("release", ("0.10.0", "0.12.0", "0.13.0", "0.14.0", "1.2.0"))
 def test_multi_block_mode_is_passed_in_the_form_of_the_release(release: str, tmp_path: Path) -> None:
     assert _planned_problems(tmp_path, release, plugins={"multi_block_mode": "enable"}) == []
 
 
-@pytest.mark.parametrize("release", [
-    pytest.param(release, marks=[pytest.mark.xfail(
-        strict=True, reason="planner: trtllm-build --use_fused_mlp enable at 0.12.0, where it is a store_true "
-        "switch (enable|disable from 0.13.0)")] if release == "0.12.0" else [])
-    for release in ("0.10.0", "0.12.0", "0.13.0", "1.2.0")
-])
+@pytest.mark.parametrize("release", ("0.10.0", "0.12.0", "0.13.0", "1.2.0"))
 def test_fused_mlp_is_passed_in_the_form_of_the_release(release: str, tmp_path: Path) -> None:
     assert _planned_problems(tmp_path, release, plugins={"use_fused_mlp": "enable"}) == []
 
 
-@pytest.mark.parametrize("release", [
-    pytest.param(release, marks=[pytest.mark.xfail(
-        strict=True, reason=f"planner: convert_checkpoint.py --weight_only_precision int4_awq at {release} (a choice "
-        "from 0.14.0; AutoAWQ checkpoints are read from 0.16.0, releases.yaml awq_checkpoint_convert)")]
-        if release in ("0.12.0", "0.13.0") else [])
-    for release in ("0.12.0", "0.13.0", "0.14.0", "0.16.0", "1.2.0")
-])
+@pytest.mark.parametrize("release", ("0.16.0", "1.2.0"))
 def test_an_awq_checkpoint_converts_with_a_precision_the_release_has(release: str, tmp_path: Path) -> None:
     problems = _planned_problems(tmp_path, release, quantization={"format": "int4_awq", "checkpoint": "/ckpt/awq"})
     assert problems == []
 
+
+@pytest.mark.parametrize("release", ("0.12.0", "0.14.0", "0.15.0"))
+def test_an_awq_checkpoint_before_0_16_is_refused_not_planned(release: str, tmp_path: Path) -> None:
+    # convert_checkpoint.py reads AutoAWQ checkpoints from 0.16.0 (releases.yaml awq_checkpoint_convert).
+    spec = write_spec(tmp_path, {"target": {"gpu": "H100-SXM", "tensorrt_llm": release, "backend": "tensorrt"},
+                                 "quantization": {"format": "int4_awq", "checkpoint": "/ckpt/awq"}})
+    report = check_spec(spec)
+    assert report.decided is not None
+    assert [(gap.code, gap.key) for gap in report.decided.gaps] == [("P101", "quantization.checkpoint")]

@@ -29,7 +29,7 @@ def cases(tmp: Path) -> dict[str, dict[str, Any]]:
     return {
         "quantize": {
             "model": {"path": str(tmp / f"model {bad}"), "tokenizer": str(tmp / f"tok {bad}")},
-            "quantization": {"format": "fp8", "calibration": {"dataset": f"--{bad}"}},
+            "quantization": {"format": "fp8", "calibration": {"dataset": f"--cnn_dailymail {bad}"}},  # a name the release reads
             "target": {"examples_dir": str(tmp / f"ex {bad}")},
             "launch": {"run": {"input_text": f"-{bad}"}},
         },
@@ -60,7 +60,7 @@ def test_hostile_values_reach_the_argv(compiled: tuple[Path, dict[str, tuple[Pla
     tmp, plans = compiled
     bad = evil(tmp / "pwned")
     quantize = plans["quantize"][0]
-    assert flag_value(quantize.steps[0].argv, "--calib_dataset") == f"--{bad}"
+    assert flag_value(quantize.steps[0].argv, "--calib_dataset") == f"--cnn_dailymail {bad}"
     assert text(quantize.launch.rank_argv)[-1] == f"--input_text=-{bad}"
     assert quantize.variables[EXAMPLES_DIR] == str(tmp / f"ex {bad}")
     checkpoint = plans["checkpoint"][0]
@@ -112,7 +112,9 @@ def test_hostile_launch_runs_with_argv_intact(compiled: tuple[Path, dict[str, tu
         env["TRTDEPLOY_MODEL_DIR"] = "/models/from env"
     values = {k: v for k, v in plan.variables.items() if v is not None}
     values.setdefault(MODEL_DIR, "/models/from env")
-    printed = run_script(folder / "launch" / "mpirun.sh", env)
-    assert printed[0] == expand(plan.launch.argv, {**values, BUILD_DIR: str(folder)})[1:]
-    assert printed[1:] == [None, *expand(plan.launch.rank_argv, values)[1:]]  # GPUs left as they were
+    assert plan.launch.script is not None
+    printed = run_script(folder / plan.launch.script, env)
+    if plan.launch.argv[0] == "mpirun":  # the fake mpirun prints its own argv, then runs one rank
+        assert printed.pop(0) == expand(plan.launch.argv, {**values, BUILD_DIR: str(folder)})[1:]
+    assert printed == [None, *expand(plan.launch.rank_argv, values)[1:]]  # GPUs left as they were
     _untouched(tmp, Path(env["HOME"]))

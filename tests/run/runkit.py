@@ -189,7 +189,7 @@ def make_plan(knobs: Knobs, host: Host) -> Plan:
                 "world_size": knobs.tp, "examples_dir": "/app/tensorrt_llm/examples"}
     variables = {MODEL_DIR: str(host.model), EXAMPLES_DIR: "/app/tensorrt_llm/examples"}
     findings: tuple[Finding, ...] = ()
-    return Plan("tiny", "spec.yaml", "tensorrt", VERSIONS[knobs.line], knobs.line, resolved, (first, build), launch, memory, (),
+    return Plan("tiny", "spec.yaml", "tensorrt", VERSIONS[knobs.line], resolved, (first, build), launch, memory, (),
                 findings, variables)
 
 

@@ -201,7 +201,7 @@ def test_the_fail_and_log_knobs(fp8_model: Path, tmp_path: Path) -> None:
     assert failed.returncode == 1 and "failing as asked" in failed.stderr
     record = json.loads(log.read_text())
     assert isinstance(record.pop("pid"), int)
-    assert record == {"tool": "trtllm-serve", "argv": [str(fp8_model)], "line": "1.2.0"}
+    assert record == {"tool": "trtllm-serve", "argv": [str(fp8_model)], "version": "1.2.0"}
 
 
 @pytest.fixture(autouse=True)

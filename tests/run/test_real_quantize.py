@@ -108,7 +108,7 @@ class Bench:
             "  calibration:", f"    dataset: {self.calib}", f"    samples: {f['samples']}", "    seq_len: 32",
             "parallelism:", f"  tp: {f.get('tp', 1)}", f"  pp: {f.get('pp', 1)}",
             "limits:", f"  max_batch_size: {f['batch']}", "  max_input_len: 256", "  max_output_len: 256",
-            "target:", "  gpu: H100-SXM", "  gpus_per_node: 4", f'  tensorrt_llm: "{self.version}"',
+            "target:", "  gpu: H100-SXM", "  gpus_per_node: 4", f'  tensorrt_llm: "{self.version}"', "  backend: tensorrt",
         ]
         spec = self.root / "spec.yaml"
         spec.write_text("\n".join(lines) + "\n", encoding="utf-8")

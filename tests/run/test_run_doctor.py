@@ -106,19 +106,19 @@ def test_too_few_gpus_fail_the_count_check(host: Host, compile_folder: Callable[
     assert "CUDA_VISIBLE_DEVICES hides some GPUs" in result.stdout
 
 
-def test_tools_of_the_plan_and_their_release_line(host: Host, compile_folder: Callable[..., Path], trtdeploy: Build,
+def test_tools_of_the_plan_and_their_release(host: Host, compile_folder: Callable[..., Path], trtdeploy: Build,
                                                   monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     with_path(monkeypatch, fake_tools(tmp_path / "fake", [H100_LINE, H100_LINE], trtllm="1.2.0"))
     ok = trtdeploy("doctor", str(compile_folder(Knobs(line="1.x"), name="new")))
     found = lines(ok)
-    assert found["tensorrt_llm"] == "ok" and "1.2.0, release line 1.x, as the plan targets" in ok.stdout
+    assert found["tensorrt_llm"] == "ok" and "1.2.0, as the plan targets" in ok.stdout
     assert found["trtllm-build"] == "ok"  # the stand-in is on PATH
     assert found["modelopt"] == "FAIL" and "help: pip install nvidia-modelopt[torch]" in ok.stdout
     assert found["examples"] == "ok" and "quantization/quantize.py (step quantize)" in ok.stdout
     assert found["mpirun"] in {"ok", "warn"}
     old = trtdeploy("doctor", str(compile_folder(Knobs(line="0.12", flow="convert"), name="old")))
     assert lines(old)["tensorrt_llm"] == "FAIL"
-    assert "1.2.0 is installed (its release line is 1.x), but the plan targets 0.16.0 (line 0.12)" in old.stdout
+    assert "1.2.0 is installed, but the plan targets 0.16.0" in old.stdout
     assert "make -C docker release_build" in old.stdout and "modelopt" not in lines(old)
     with_path(monkeypatch, fake_tools(tmp_path / "fake2", trtllm="1.2.0", modules=("modelopt",)))
     assert lines(trtdeploy("doctor", str(tmp_path / "new")))["modelopt"] == "ok"
@@ -171,10 +171,10 @@ def test_gpu_matching_uses_compute_capability_and_memory_within_ten_percent() ->
     assert not gpu_matches(SeenGpu("x", 81920 << 20, "8.0"), a100)  # the 80 GB A100 is not the 40 GB one
 
 
-def test_install_help_per_release_line() -> None:
-    assert "nvcr.io/nvidia/tensorrt-llm/release:1.2.0" in _install_text("1.2.0", "1.x")
-    assert "pip install tensorrt_llm==1.2.0 --extra-index-url https://pypi.nvidia.com" in _install_text("1.2.0", "1.x")
-    old = _install_text("0.8.0", "0.8")
+def test_install_help_per_release() -> None:
+    assert "nvcr.io/nvidia/tensorrt-llm/release:1.2.0" in _install_text("1.2.0")
+    assert "pip install tensorrt_llm==1.2.0 --extra-index-url https://pypi.nvidia.com" in _install_text("1.2.0")
+    old = _install_text("0.8.0")
     assert "git clone -b v0.8.0 https://github.com/NVIDIA/TensorRT-LLM" in old and "make -C docker release_build" in old
 
 

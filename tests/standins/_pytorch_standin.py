@@ -8,7 +8,7 @@ virtual environment trtdeploy is installed in.
 Knobs for tests (besides each stand-in's own):
   TRTDEPLOY_STANDIN_VERSION=<x.y.z>     the TensorRT-LLM release to act as (default: compiler.versions.NEWEST_RELEASE)
   TRTDEPLOY_STANDIN_FAIL=<tool>         exit 1 with a message
-  TRTDEPLOY_STANDIN_LOG=<file>          append one JSON line {"tool", "argv", "line", "pid"} per invocation
+  TRTDEPLOY_STANDIN_LOG=<file>          append one JSON line {"tool", "argv", "version", "pid"} per invocation
 
 Exit status: 2 for a command line the tool's parser refuses (argparse and click both exit 2),
 1 for what the tool refuses once running (a config, a model), 0 when done.

@@ -15,8 +15,8 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING
 
 from compiler.backends import wrapper_split_gaps
-from compiler.catalog import llm_api, pytorch_backend
-from compiler.decide.model import Backend, Decided, Limits, Origin, Route, RouteKind, Setting
+from compiler.catalog import llm_api, pytorch_backend, tools
+from compiler.decide.model import Backend, Calibration, Decided, Limits, Origin, Route, RouteKind, Setting
 from compiler.findings import Finding, draft
 from compiler.resolve import Resolved
 from compiler.spec import AutoToggle, KvCacheDtype, QuantFormat
@@ -139,6 +139,11 @@ def route(r: Resolved, fmt: QuantFormat, kv: KvCacheDtype) -> Route:
                  "quantized Hugging Face checkpoint (hf_quant_config.json), which the PyTorch backend loads")
 
 
+def stage_calibration(r: Resolved, route_: Route, calibration: Calibration) -> Calibration:
+    """hf_ptq.py takes its --dataset as it is: a name (ModelOpt 0.33 names only), or a path from 0.37."""
+    return calibration
+
+
 # --- settings ------------------------------------------------------------------------------
 
 
@@ -154,11 +159,25 @@ def settings(r: Resolved, fmt: QuantFormat, kv: KvCacheDtype, route_: Route,
                                                   "KvCacheConfig's default"),
         "runtime.enable_chunked_prefill": _chunked_prefill(r, limits),
         "plugins.tokens_per_block": _tokens_per_block(r, limits),
+        "runtime.cuda_graphs": _cuda_graphs(r),
     }
     for key, why in ENGINE_ONLY.items():
         if r.is_written(key):
             decided[key] = Setting(key, None, Origin.WRITTEN, f"no effect on the PyTorch backend: {why}")
     return decided
+
+
+def _cuda_graphs(r: Resolved) -> Setting[object]:
+    """cuda_graph_config as the YAML gets it: None disables CUDA graphs, False leaves the release's default."""
+    graphs, key = r.spec.runtime.cuda_graphs, "runtime.cuda_graphs"
+    if not graphs.enabled:
+        return Setting(key, None, Origin.WRITTEN, "cuda_graph_config: null turns CUDA graphs off")
+    config = {name: value for name, value in (("batch_sizes", graphs.batch_sizes),
+                                              ("max_batch_size", graphs.max_batch_size),
+                                              ("enable_padding", graphs.padding)) if value is not None}
+    if not config:
+        return Setting(key, False, Origin.DEFAULT, f"the CudaGraphConfig default of TensorRT-LLM {r.release.version}")
+    return Setting(key, config, Origin.WRITTEN, "cuda_graph_config from runtime.cuda_graphs")
 
 
 def _written_or(r: Resolved, key: str, value: object, default: object, why: str) -> Setting[object]:
@@ -197,7 +216,13 @@ def gaps(d: Decided) -> list[Finding]:
     out = []
     if why is not None:
         out.append(draft(_unsupported_key(d), why, _unsupported_hint(d), code="H110"))
+    out += _calibration_gaps(d)
     if supported_here(r):
+        graphs = d.value("runtime.cuda_graphs")
+        if isinstance(graphs, dict):
+            out += [draft(r.first_written("runtime.cuda_graphs.batch_sizes", "runtime.cuda_graphs.max_batch_size"),
+                          problem, "", code="C115")
+                    for problem in llm_api.check_llm_api_options(r.release.exact, {"cuda_graph_config": graphs})]
         out += [draft(_option_key(problem), problem, "remove the key, or use a release that has it", code="P105")
                 for problem in llm_api.check_llm_api_options(r.release.exact, r.spec.runtime.llm_api_options)]
         out += [draft(f"runtime.llm_api_options.{key}", f"runtime.llm_api_options.{key} is written by trtdeploy from "
@@ -206,6 +231,21 @@ def gaps(d: Decided) -> list[Finding]:
     if d.topology.nodes > 1:
         out += wrapper_split_gaps(r)
     return out
+
+
+def _calibration_gaps(d: Decided) -> list[Finding]:
+    """P107: a dataset hf_ptq.py's --dataset does not take (ModelOpt 0.33 offers a fixed list of names)."""
+    cal = d.calibration
+    if cal is None or d.route.calibrator != HF_PTQ:
+        return []
+    modelopt = modelopt_version(d.r)
+    flag = tools.surface(HF_PTQ, modelopt).fact("--dataset")
+    if flag is None or flag.kind != "choice" or cal.dataset in flag.choices:
+        return []
+    return [draft("quantization.calibration.dataset", f"hf_ptq.py of ModelOpt {modelopt} calibrates only on "
+                  f"{', '.join(flag.choices)}, not {'a local file' if cal.local else repr(cal.dataset)}",
+                  "use one of those names, or set build.modelopt to the ModelOpt installed if it is newer",
+                  code="P107")]
 
 
 def _unsupported_key(d: Decided) -> str:

@@ -17,6 +17,7 @@ import yaml
 from compiler.backends.pytorch import HF_PTQ, modelopt_version
 from compiler.catalog import llm_api, pytorch_backend, tools
 from compiler.decide.model import Calibration, Decided, RouteKind
+from compiler.backends import HEALTH_PATH, MULTINODE_WRAPPER
 from compiler.load import deep_merge
 from compiler.plan.argv import LAUNCH, PARALLELISM, QUANT_INPUTS, TOOL, UPSTREAM, Argv
 from compiler.plan.model import BUILD_DIR, MODEL_DIR, MODELOPT_DIR, STEP_OUT, Arg, Impact, InputKind, Step, StepInput, Var
@@ -25,8 +26,6 @@ from compiler.spec import KvCacheDtype
 
 HF_PTQ_SCRIPT = Var(MODELOPT_DIR, "/examples/llm_ptq/hf_ptq.py")
 LLM_API_FILE = "launch/llm_api_options.yaml"
-MULTINODE_WRAPPER = ("trtllm-llmapi-launch",)
-HEALTH_PATH = "/health"
 
 
 def plan(d: Decided, steps: StepList) -> RankProgram:
@@ -105,7 +104,7 @@ def llm_api_options(d: Decided) -> dict[str, Any]:
     options["kv_cache_config"] = _kv_cache_config(d)
     if d.on("runtime.enable_chunked_prefill"):
         options["enable_chunked_prefill"] = True
-    graphs = _cuda_graph_config(d)
+    graphs = d.value("runtime.cuda_graphs")
     if graphs is not False:
         options["cuda_graph_config"] = graphs
     return deep_merge(options, r.spec.runtime.llm_api_options)
@@ -122,16 +121,6 @@ def _kv_cache_config(d: Decided) -> dict[str, Any]:
     if tokens is not None:
         config["tokens_per_block"] = tokens
     return config
-
-
-def _cuda_graph_config(d: Decided) -> dict[str, Any] | None | bool:
-    """None disables CUDA graphs; False leaves the release's default (the key is not written)."""
-    graphs = d.r.spec.runtime.cuda_graphs
-    if not graphs.enabled:
-        return None
-    config = {key: value for key, value in (("batch_sizes", graphs.batch_sizes), ("max_batch_size", graphs.max_batch_size),
-                                            ("enable_padding", graphs.padding)) if value is not None}
-    return config or False
 
 
 def llm_api_text(options: dict[str, Any]) -> str:

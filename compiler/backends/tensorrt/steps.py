@@ -11,6 +11,7 @@ import hashlib
 import posixpath
 from pathlib import Path
 
+from compiler.backends import HEALTH_PATH, MULTINODE_WRAPPER
 from compiler.backends.tensorrt import (
     AWQ_CALIB_CAP,
     CONVERT,
@@ -18,20 +19,46 @@ from compiler.backends.tensorrt import (
     GPTQ_WEIGHTS_FILE,
     QUANTIZE,
     QUANTIZED_KV,
-    VERIFIED_FAMILY,
+    build_surface,
     checkpoint_weights,
+    convert_quant_flags,
+    convert_surface,
+    fact,
+    quantize_surface,
+    run_surface,
 )
-from compiler.catalog.gates import gptq_checkpoint_flag, has
-from compiler.decide.model import Calibration, Decided, Note, RouteKind
-from compiler.plan.argv import BUILD_ARGS, LAUNCH, PARALLELISM, QUANT_INPUTS, TOOL, UPSTREAM, Argv
-from compiler.plan.model import EXAMPLES_DIR, MODEL_DIR, STEP_OUT, Arg, Impact, InputKind, Step, StepInput, Var
+from compiler.catalog.tools import SWITCH
+from compiler.decide.model import Calibration, Decided, RouteKind
+from compiler.plan.argv import (
+    BUILD_ARGS,
+    LAUNCH,
+    PARALLELISM,
+    QUANT_INPUTS,
+    TOOL,
+    UPSTREAM,
+    Argv,
+)
+from compiler.plan.model import (
+    EXAMPLES_DIR,
+    MODEL_DIR,
+    STEP_OUT,
+    Arg,
+    Impact,
+    InputKind,
+    Step,
+    StepInput,
+    Var,
+)
 from compiler.plan.steps import RankProgram, StepList
-from compiler.spec import Entrypoint, KvCacheDtype, QuantFormat
+from compiler.spec import Entrypoint, QuantFormat
 
 GPTQ_SCRIPT = "steps/gptq_quantize.py"
-GPTQ_TEMPLATE = Path(__file__).resolve().parents[2] / "templates" / "steps" / "gptq_quantize.py.j2"
+STAGE_SCRIPT = "steps/stage_calibration.py"
+STAGE = "stage_calibration.py"
+TEMPLATES = Path(__file__).resolve().parents[2] / "templates" / "steps"
+# trtdeploy's own step scripts: rendered into the build folder, their template's digest in the step's fingerprint.
+SCRIPTS = {GPTQ_SCRIPT: "gptq_quantize.py.j2", STAGE_SCRIPT: "stage_calibration.py.j2"}
 GPTQ_BITS = 4
-WEIGHT_ONLY_PRECISION = {QuantFormat.INT8_WO: "int8", QuantFormat.INT4_WO: "int4"}
 # quantize.py's --qformat for each format; full_prec quantizes only the KV cache (quantize.py @ 5955b8af).
 QFORMAT: dict[QuantFormat, str] = {
     QuantFormat.NONE: "full_prec",
@@ -46,25 +73,24 @@ QFORMAT: dict[QuantFormat, str] = {
 # convert_checkpoint.py names the default dataset by its Hugging Face id (its --calib_dataset default).
 CONVERT_DATASET_NAMES = {"cnn_dailymail": "ccdv/cnn_dailymail"}
 CONTAINER_EXAMPLES_DIR = "/app/tensorrt_llm/examples"
-# Families whose example folder is models/core/<family>/ in 1.x; the rest are in models/contrib/.
-CORE_FAMILIES = frozenset({"llama", "qwen"})
 QUANTIZE_SCRIPT = Var(EXAMPLES_DIR, "/quantization/quantize.py")
 RUN_SCRIPT = Var(EXAMPLES_DIR, "/run.py")
 ENABLE = {True: "enable", False: "disable"}
 
 
 @functools.cache
-def gptq_script_digest() -> str:
-    """The GPTQ script's template digest: a changed script re-runs the GPTQ step."""
-    return hashlib.sha256(GPTQ_TEMPLATE.read_bytes()).hexdigest()
+def script_digest(script: str) -> str:
+    """A step script's template digest: a changed script re-runs its step."""
+    return hashlib.sha256((TEMPLATES / SCRIPTS[script]).read_bytes()).hexdigest()
 
 
 def family_folder(family: str, d: Decided) -> str:
-    """The model family's example folder under examples/, e.g. 'llama' or 'models/core/llama'."""
-    if not has(d.r.release, "models_core_layout"):
-        return family
-    group = "core" if family in CORE_FAMILIES else "contrib"
-    return f"models/{group}/{family}"
+    """The model family's example folder under examples/ in this release ('llama', 'models/core/llama')."""
+    layout: dict[str, str] = fact(d.r, "examples_layout")
+    if family in layout:
+        return layout[family]
+    core = layout.get("llama", "llama")  # a family the layout does not name sits beside the contrib ones
+    return family if core == "llama" else f"models/contrib/{family}"
 
 
 def convert_script(d: Decided) -> Var:
@@ -84,11 +110,6 @@ def examples_dir(d: Decided) -> str:
 
 def plan(d: Decided, steps: StepList) -> RankProgram:
     checkpoint = _checkpoint_steps(d, steps)
-    family = d.r.model.family
-    if checkpoint.tool == CONVERT and family != VERIFIED_FAMILY:
-        steps.notes.append(Note("convert.family", f"examples/{family_folder(family, d)}",
-                                f"llama's convert_checkpoint.py flags are the ones read from source; the same flags "
-                                f"are planned for {family}, verified for llama only (P102)"))
     engine = steps.add("build", "trtllm-build", build_argv(d, checkpoint.output), impact=Impact.REBUILD,
                        inputs=[StepInput(InputKind.STEP, checkpoint.output, checkpoint.id)], reads=[checkpoint],
                        reason="trtllm-build compiles one engine per rank for the target GPU", python=False,
@@ -100,34 +121,56 @@ def _model_input() -> StepInput:
     return StepInput(InputKind.MODEL, Var(MODEL_DIR))
 
 
-def _calibration_inputs(cal: Calibration | None) -> list[StepInput]:
-    return [StepInput(InputKind.CALIBRATION, cal.dataset)] if cal is not None and cal.local else []
+def _calibration_source(d: Decided, steps: StepList) -> tuple[str, list[StepInput], list[Step]]:
+    """What the calibrating tool is given as its dataset: the name or path, or the folder a staging step wrote."""
+    cal = d.calibration
+    if cal is None:
+        return "", [], []
+    if not cal.staged:
+        return cal.dataset, ([StepInput(InputKind.CALIBRATION, cal.dataset)] if cal.local else []), []
+    b = Argv()
+    b.add(TOOL, "python3", STAGE_SCRIPT)
+    b.opt(QUANT_INPUTS, "--input", cal.dataset)
+    b.opt(TOOL, "--output", Var(STEP_OUT))
+    b.note("calibration.staging", f"{cal.dataset} -> a dataset folder", f"{d.route.calibrator} of TensorRT-LLM "
+           f"{d.r.release.version} reads calibration data from a dataset folder, not a file")
+    stage = steps.add("calibration", STAGE, b, impact=Impact.REQUANTIZE,
+                      inputs=[StepInput(InputKind.CALIBRATION, cal.dataset)], reads=[],
+                      reason="the calibration file becomes a dataset folder (train split, text column)",
+                      extra={"script": script_digest(STAGE_SCRIPT)})
+    return stage.output, [StepInput(InputKind.STEP, stage.output, stage.id)], [stage]
 
 
 def _checkpoint_steps(d: Decided, steps: StepList) -> Step:
     """The steps that write the TensorRT-LLM checkpoint, per route; returns the last."""
     kind, cal, fmt, kv = d.route.kind, d.calibration, d.format.value, d.kv_cache.value
-    sources = [_model_input(), *_calibration_inputs(cal)]
-    if kind is RouteKind.QUANTIZE:
-        assert cal is not None  # quantize.py always calibrates
-        return steps.add("quantize", QUANTIZE, quantize_argv(d, cal), impact=Impact.REQUANTIZE, inputs=sources,
-                         reads=[], reason=f"ModelOpt's quantize.py writes the {fmt.value} checkpoint "
-                                          f"(KV cache {kv.value})")
-    if kind is RouteKind.GPTQ:
-        assert cal is not None
-        gptq = steps.add("gptq", GPTQ, gptq_argv(d, cal), impact=Impact.REQUANTIZE, inputs=sources, reads=[],
-                         reason="GPTQModel quantizes the weights to int4 with calibration data",
-                         extra={"script": gptq_script_digest()})
-        weights = f"{gptq.output}/{GPTQ_WEIGHTS_FILE}"
-        return steps.add("convert", CONVERT, convert_argv(d, Var(MODEL_DIR), weights, UPSTREAM),
-                         impact=Impact.REQUANTIZE,
-                         inputs=[_model_input(), StepInput(InputKind.STEP, weights, gptq.id)], reads=[gptq],
-                         reason="convert_checkpoint.py packs the GPTQ weights into a TensorRT-LLM checkpoint")
+    if kind is RouteKind.GPTQ:  # GPTQModel reads the file itself
+        return _gptq_steps(d, steps)
     if kind is RouteKind.CHECKPOINT:
         return _from_checkpoint(d, steps)
-    return steps.add("convert", CONVERT, convert_argv(d, Var(MODEL_DIR), None), impact=Impact.REQUANTIZE,
-                     inputs=sources, reads=[], reason=f"convert_checkpoint.py writes the {fmt.value} checkpoint "
-                                                      f"(KV cache {kv.value})")
+    dataset, calibration_inputs, staged = _calibration_source(d, steps)
+    sources = [_model_input(), *calibration_inputs]
+    if kind is RouteKind.QUANTIZE:
+        assert cal is not None  # quantize.py always calibrates
+        return steps.add("quantize", QUANTIZE, quantize_argv(d, cal, dataset), impact=Impact.REQUANTIZE,
+                         inputs=sources, reads=staged, reason=f"ModelOpt's quantize.py writes the {fmt.value} "
+                                                              f"checkpoint (KV cache {kv.value})")
+    return steps.add("convert", CONVERT, convert_argv(d, Var(MODEL_DIR), None, dataset=dataset),
+                     impact=Impact.REQUANTIZE, inputs=sources, reads=staged,
+                     reason=f"convert_checkpoint.py writes the {fmt.value} checkpoint (KV cache {kv.value})")
+
+
+def _gptq_steps(d: Decided, steps: StepList) -> Step:
+    cal = d.calibration
+    assert cal is not None
+    sources = [_model_input(), *([StepInput(InputKind.CALIBRATION, cal.dataset)] if cal.local else [])]
+    gptq = steps.add("gptq", GPTQ, gptq_argv(d, cal), impact=Impact.REQUANTIZE, inputs=sources, reads=[],
+                     reason="GPTQModel quantizes the weights to int4 with calibration data",
+                     extra={"script": script_digest(GPTQ_SCRIPT)})
+    weights = f"{gptq.output}/{GPTQ_WEIGHTS_FILE}"
+    return steps.add("convert", CONVERT, convert_argv(d, Var(MODEL_DIR), weights, UPSTREAM),
+                     impact=Impact.REQUANTIZE, inputs=[_model_input(), StepInput(InputKind.STEP, weights, gptq.id)],
+                     reads=[gptq], reason="convert_checkpoint.py packs the GPTQ weights into a TensorRT-LLM checkpoint")
 
 
 def _from_checkpoint(d: Decided, steps: StepList) -> Step:
@@ -179,7 +222,7 @@ def gptq_argv(d: Decided, cal: Calibration) -> Argv:
     return b
 
 
-def quantize_argv(d: Decided, cal: Calibration) -> Argv:
+def quantize_argv(d: Decided, cal: Calibration, dataset: str) -> Argv:
     """ModelOpt's quantize.py."""
     b = Argv()
     _io(b, ("python3", QUANTIZE_SCRIPT), Var(MODEL_DIR))
@@ -190,7 +233,7 @@ def quantize_argv(d: Decided, cal: Calibration) -> Argv:
         b.opt(QUANT_INPUTS, "--kv_cache_dtype", kv.value)
     if _is_awq(fmt):
         b.opt(QUANT_INPUTS, "--awq_block_size", d.r.spec.quantization.group_size)
-    _quantize_calibration(b, d, cal)
+    _quantize_calibration(b, d, cal, dataset)
     _parallelism(b, d)
     return b
 
@@ -200,19 +243,20 @@ def _is_awq(fmt: QuantFormat) -> bool:
     return "awq" in fmt.value
 
 
-def _quantize_calibration(b: Argv, d: Decided, cal: Calibration) -> None:
+def _quantize_calibration(b: Argv, d: Decided, cal: Calibration, dataset: str) -> None:
     release = d.r.release
     awq = _is_awq(d.format.value)
     samples = min(cal.samples, AWQ_CALIB_CAP) if awq else cal.samples
     passed = ["samples"]
-    if has(release, "quantize_calib_dataset"):
-        b.opt(QUANT_INPUTS, "--calib_dataset", cal.dataset)
+    surface = quantize_surface(d.r)
+    if surface.has("--calib_dataset"):
+        b.opt(QUANT_INPUTS, "--calib_dataset", dataset)
         passed.append("dataset")
     b.opt(QUANT_INPUTS, "--calib_size", samples)
-    if has(release, "quantize_calib_max_seq_length"):
+    if surface.has("--calib_max_seq_length"):
         b.opt(QUANT_INPUTS, "--calib_max_seq_length", cal.seq_len)
         passed.append("seq_len")
-    if has(release, "quantize_seed"):
+    if surface.has("--seed"):
         b.opt(QUANT_INPUTS, "--seed", cal.seed)
         passed.append("seed")
     if awq:
@@ -231,7 +275,8 @@ def _calibration_note(b: Argv, cal: Calibration, tool: str, passed: tuple[str, .
     b.note("calibration", f"{cal.dataset}, {cal.samples} samples of {cal.seq_len} tokens, seed {cal.seed}", reason)
 
 
-def convert_argv(d: Decided, model: Arg, gptq_weights: str | None, weights_aspect: str = QUANT_INPUTS) -> Argv:
+def convert_argv(d: Decided, model: Arg, gptq_weights: str | None, weights_aspect: str = QUANT_INPUTS,
+                 dataset: str = "") -> Argv:
     """convert_checkpoint.py of the model's family, with llama's flags.
 
     `model` is the Hugging Face folder (an AutoAWQ checkpoint is one); `gptq_weights` the GPTQ
@@ -241,48 +286,38 @@ def convert_argv(d: Decided, model: Arg, gptq_weights: str | None, weights_aspec
     _io(b, ("python3", convert_script(d)), model)
     b.opt(QUANT_INPUTS, "--dtype", d.r.spec.model.dtype.value)
     _convert_format(b, d, gptq_weights, weights_aspect)
-    if d.kv_cache.value is KvCacheDtype.INT8:
-        b.add(QUANT_INPUTS, "--int8_kv_cache")
     if d.route.calibrator == CONVERT and d.calibration is not None:
-        _convert_calibration(b, d, d.calibration)
+        _convert_calibration(b, d, d.calibration, dataset)
     _parallelism(b, d)
     return b
 
 
 def _convert_format(b: Argv, d: Decided, gptq_weights: str | None, weights_aspect: str) -> None:
-    q, fmt, release = d.r.spec.quantization, d.format.value, d.r.release
-    if fmt in WEIGHT_ONLY_PRECISION:
-        b.add(QUANT_INPUTS, "--use_weight_only")
-        b.opt(QUANT_INPUTS, "--weight_only_precision", WEIGHT_ONLY_PRECISION[fmt])
-    elif fmt is QuantFormat.INT8_SQ:
-        b.opt(QUANT_INPUTS, "--smoothquant", q.smoothquant_alpha)
-        b.add(QUANT_INPUTS, "--per_channel", "--per_token")
-    elif fmt is QuantFormat.INT4_AWQ:
-        b.add(QUANT_INPUTS, "--use_weight_only")
-        b.opt(QUANT_INPUTS, "--weight_only_precision", "int4_awq")
-        b.opt(QUANT_INPUTS, "--group_size", q.group_size)
-    elif fmt is QuantFormat.INT4_GPTQ and gptq_weights is not None:
-        b.add(QUANT_INPUTS, "--use_weight_only")
-        b.opt(QUANT_INPUTS, "--weight_only_precision", "int4_gptq")
-        b.add(QUANT_INPUTS, "--per_group")
-        b.opt(QUANT_INPUTS, "--group_size", q.group_size)
-        flag = gptq_checkpoint_flag(release)
+    for flag, value in convert_quant_flags(d):
+        if value is None:
+            b.add(QUANT_INPUTS, flag)
+        else:
+            b.opt(QUANT_INPUTS, flag, value)
+    if d.format.value is QuantFormat.INT4_GPTQ and gptq_weights is not None:
+        flag = str(fact(d.r, "gptq_checkpoint_flag"))
         b.opt(weights_aspect, flag, gptq_weights)
-        b.note("quantization.checkpoint_flag", flag, f"convert_checkpoint.py of TensorRT-LLM {release.version} "
+        b.note("quantization.checkpoint_flag", flag, f"convert_checkpoint.py of TensorRT-LLM {d.r.release.version} "
                "reads GPTQ weights from this flag (--ammo_quant_ckpt_path at 0.8/0.9, "
                "--modelopt_quant_ckpt_path at 0.10, --quant_ckpt_path from 0.11), as one safetensors file")
 
 
-def _convert_calibration(b: Argv, d: Decided, cal: Calibration) -> None:
+def _convert_calibration(b: Argv, d: Decided, cal: Calibration, dataset: str) -> None:
     release = d.r.release
-    if not has(release, "convert_calibration"):
-        _calibration_note(b, cal, f"convert_checkpoint.py of TensorRT-LLM {release.version}", passed=())
-        return
-    dataset = cal.dataset if cal.local else CONVERT_DATASET_NAMES.get(cal.dataset, cal.dataset)
-    b.opt(QUANT_INPUTS, "--calib_dataset", dataset)
-    b.opt(QUANT_INPUTS, "--calib_size", cal.samples)
-    b.opt(QUANT_INPUTS, "--calib_max_seq_length", cal.seq_len)
-    _calibration_note(b, cal, "convert_checkpoint.py", passed=("dataset", "samples", "seq_len"))
+    surface, passed = convert_surface(d.r), []
+    if surface.has("--calib_dataset"):
+        b.opt(QUANT_INPUTS, "--calib_dataset", dataset if cal.local else CONVERT_DATASET_NAMES.get(dataset, dataset))
+        passed.append("dataset")
+    for flag, value, name in (("--calib_size", cal.samples, "samples"), ("--calib_max_seq_length", cal.seq_len,
+                                                                          "seq_len")):
+        if surface.has(flag):
+            b.opt(QUANT_INPUTS, flag, value)
+            passed.append(name)
+    _calibration_note(b, cal, f"convert_checkpoint.py of TensorRT-LLM {release.version}", tuple(passed))
 
 
 def build_argv(d: Decided, checkpoint_dir: str) -> Argv:
@@ -293,6 +328,11 @@ def build_argv(d: Decided, checkpoint_dir: str) -> Argv:
     b.opt(TOOL, "--output_dir", Var(STEP_OUT))
     _limits(b, d)
     _plugins(b, d)
+    if build_surface(d.r).has("--gpus_per_node"):
+        # The engine's mapping keeps it and the runtime selects device rank % gpus_per_node (default 8).
+        b.opt(PARALLELISM, "--gpus_per_node", d.topology.gpus_per_node)
+        b.note("target.gpus_per_node", f"trtllm-build --gpus_per_node {d.topology.gpus_per_node}",
+               "the engine records it and each rank uses device rank % gpus_per_node (trtllm-build defaults to 8)")
     b.opt(BUILD_ARGS, "--workers", d.r.spec.build.workers)
     return b
 
@@ -301,26 +341,25 @@ def _limits(b: Argv, d: Decided) -> None:
     limits, release = d.limits, d.r.release
     b.opt(BUILD_ARGS, "--max_batch_size", limits.max_batch_size)
     b.opt(BUILD_ARGS, "--max_input_len", limits.max_input_len)
-    if has(release, "max_output_len"):
+    if not build_surface(d.r).has("--max_seq_len"):
         b.opt(BUILD_ARGS, "--max_output_len", limits.max_output_len)
         b.note("limits.length", f"--max_output_len {limits.max_output_len}",
-               f"TensorRT-LLM {release.version} takes the output length itself (--max_seq_len came in 0.12)")
+               f"trtllm-build of TensorRT-LLM {release.version} takes the output length itself (no --max_seq_len)")
     else:
         b.opt(BUILD_ARGS, "--max_seq_len", limits.max_seq_len)
         b.note("limits.length", f"--max_seq_len {limits.max_seq_len}",
-               f"from 0.12 trtllm-build takes max_input_len + max_output_len = {limits.max_input_len} + "
-               f"{limits.max_output_len} as --max_seq_len")
+               f"trtllm-build of TensorRT-LLM {release.version} takes max_input_len + max_output_len = "
+               f"{limits.max_input_len} + {limits.max_output_len} as --max_seq_len")
     b.opt(BUILD_ARGS, "--max_beam_width", limits.max_beam_width)
     b.opt(BUILD_ARGS, "--max_num_tokens", limits.max_num_tokens.value)
 
 
 def _plugins(b: Argv, d: Decided) -> None:
     """Plugin flags: dtypes and the in-flight-batching toggles always, the rest when not the release default."""
-    release = d.r.release
     b.opt(BUILD_ARGS, "--gpt_attention_plugin", str(d.value("plugins.gpt_attention")))
     b.opt(BUILD_ARGS, "--gemm_plugin", str(d.value("plugins.gemm")))
     paged = d.on("plugins.paged_kv_cache")
-    if has(release, "kv_cache_type"):
+    if fact(d.r, "build_kv_cache_flag")["flag"] == "--kv_cache_type":  # --paged_kv_cache is deprecated there
         b.opt(BUILD_ARGS, "--kv_cache_type", "paged" if paged else "continuous")
     else:
         b.opt(BUILD_ARGS, "--paged_kv_cache", ENABLE[paged])
@@ -333,7 +372,7 @@ def _plugins(b: Argv, d: Decided) -> None:
     if tokens.written:
         b.opt(BUILD_ARGS, "--tokens_per_block", tokens.value)
     _fused_mlp(b, d)
-    if has(release, "build_multi_block_mode") and d.setting("plugins.multi_block_mode").written:
+    if build_surface(d.r).has("--multi_block_mode") and d.setting("plugins.multi_block_mode").written:
         b.opt(BUILD_ARGS, "--multi_block_mode", ENABLE[d.on("plugins.multi_block_mode")])
     _toggle_flag(b, d, "plugins.use_custom_all_reduce", "--use_custom_all_reduce")
 
@@ -352,10 +391,11 @@ def _fused_mlp(b: Argv, d: Decided) -> None:
     setting = d.setting("plugins.use_fused_mlp")
     if not setting.written:
         return
-    if has(d.r.release, "fused_mlp_toggle"):
+    flag = build_surface(d.r).fact("--use_fused_mlp")
+    if flag is not None and flag.kind != SWITCH:
         b.opt(BUILD_ARGS, "--use_fused_mlp", ENABLE[setting.value is True])
     elif setting.value is True:
-        b.add(BUILD_ARGS, "--use_fused_mlp")  # a store_true switch before 0.12, off unless given
+        b.add(BUILD_ARGS, "--use_fused_mlp")  # a store_true switch before 0.13, off unless given
     else:
         b.note("plugins.use_fused_mlp", "not passed", f"trtllm-build of TensorRT-LLM {d.r.release.version} takes "
                "--use_fused_mlp as a switch that is off unless given, so disable means leaving it out")
@@ -371,24 +411,44 @@ def tokenizer_arg(d: Decided) -> Arg:
     return d.r.tokenizer_dir
 
 
+def _runtime_multi_block(b: Argv, d: Decided) -> None:
+    """run.py's --multi_block_mode, where multi-block attention is a runtime setting (a switch, or True/False)."""
+    setting, flag = d.setting("plugins.multi_block_mode"), run_surface(d.r).fact("--multi_block_mode")
+    if not setting.written or flag is None or build_surface(d.r).has("--multi_block_mode"):
+        return
+    if flag.kind == SWITCH:
+        if setting.value is True:
+            b.add(LAUNCH, "--multi_block_mode")
+        b.note("plugins.multi_block_mode", "--multi_block_mode" if setting.value else "not passed",
+               f"run.py of TensorRT-LLM {d.r.release.version} takes --multi_block_mode as a switch")
+        return
+    value = "True" if setting.value is True else "False"
+    b.opt(LAUNCH, "--multi_block_mode", value)
+    b.note("plugins.multi_block_mode", f"run.py --multi_block_mode {value}",
+           f"multi-block attention is a run.py setting in TensorRT-LLM {d.r.release.version}, not a build flag")
+
+
 def rank_program(d: Decided, engine: Step) -> RankProgram:
     """run.py's smoke generation, or trtllm-serve on the engine (1.x), per rank."""
     b = Argv()
     r = d.r
     if r.spec.launch.entrypoint is Entrypoint.SERVE:
         serve = r.spec.launch.serve
-        b.add(TOOL, "trtllm-llmapi-launch", "trtllm-serve")
+        b.add(TOOL, "trtllm-serve")
         b.add(UPSTREAM, engine.output)
         b.opt(LAUNCH, "--backend", "tensorrt")
         b.opt(LAUNCH, "--host", serve.host)
         b.opt(LAUNCH, "--port", serve.port)
         b.opt(LAUNCH, "--tokenizer", tokenizer_arg(d))
         # The engine fixes tp and pp; passing them keeps the server's mapping from falling back to its default of 1.
-        b.opt(LAUNCH, "--tp_size", d.topology.tp)
-        b.opt(LAUNCH, "--pp_size", d.topology.pp)
-        b.note("launch.entrypoint", "trtllm-llmapi-launch trtllm-serve", "on 1.x trtllm-serve serves a TensorRT "
-               "engine; trtllm-llmapi-launch makes rank 0 the server and the other ranks its workers")
-        return RankProgram(b, "serve", engine.output, (engine,), port=serve.port, health_path="/health")
+        b.opt(PARALLELISM, "--tp_size", d.topology.tp)
+        b.opt(PARALLELISM, "--pp_size", d.topology.pp)
+        if r.is_written("target.gpus_per_node"):  # the runtime picks device rank % gpus_per_node
+            b.opt(PARALLELISM, "--gpus_per_node", d.topology.gpus_per_node)
+        b.note("launch.entrypoint", "trtllm-serve", "on 1.x trtllm-serve serves a TensorRT engine through the LLM API, "
+               "which starts one worker per rank on this node itself (under trtllm-llmapi-launch across nodes)")
+        return RankProgram(b, "serve", engine.output, (engine,), spawns_workers=True,
+                           multinode_wrapper=MULTINODE_WRAPPER, port=serve.port, health_path=HEALTH_PATH)
     run = r.spec.launch.run
     b.add(TOOL, "python3", RUN_SCRIPT)
     b.opt(UPSTREAM, "--engine_dir", engine.output)
@@ -396,10 +456,5 @@ def rank_program(d: Decided, engine: Step) -> RankProgram:
     b.opt(LAUNCH, "--max_output_len", run.max_output_len)
     b.opt(LAUNCH, "--max_input_length", d.limits.max_input_len)
     b.opt(LAUNCH, "--input_text", run.input_text)
-    multi_block = d.setting("plugins.multi_block_mode")
-    if multi_block.written and has(r.release, "runtime_multi_block_mode"):
-        value = "True" if multi_block.value is True else "False"
-        b.opt(LAUNCH, "--multi_block_mode", value)
-        b.note("plugins.multi_block_mode", f"run.py --multi_block_mode {value}",
-               "multi_block_mode is a runtime flag from 0.13, not a build flag")
+    _runtime_multi_block(b, d)
     return RankProgram(b, "run", engine.output, (engine,))
