@@ -190,8 +190,16 @@ def _step_changes(old: Plan, new: Plan) -> list[StepChange]:
     for step_id in before.keys() - {s.id for s in new.steps}:
         changes.append(StepChange(step_id, before[step_id].tool, ("removed",), before[step_id].impact))
     if old.launch.fingerprint != new.launch.fingerprint:
-        changes.append(StepChange("launch", new.launch.launcher, ("launch",), Impact.RELAUNCH))
+        changes.append(StepChange("launch", new.launch.launcher, _launch_aspects(old, new), Impact.RELAUNCH))
     return changes
+
+
+def _launch_aspects(old: Plan, new: Plan) -> tuple[str, ...]:
+    """The launch's aspects that changed (the launcher's own, e.g. kubernetes.replicas, among them); a launch
+    whose fingerprint moved without any of them (the ranks' argv) says "launch"."""
+    before, after = old.launch.aspects, new.launch.aspects
+    changed = sorted(name for name in before.keys() | after.keys() if before.get(name) != after.get(name))
+    return tuple(changed) or ("launch",)
 
 
 def _impact_from_steps(steps: list[StepChange]) -> Impact:

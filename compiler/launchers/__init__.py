@@ -2,15 +2,16 @@
 
 A launcher turns what the backend says each rank runs (a `RankProgram`) into the
 launch: the command that starts every rank, and the launch files it needs
-(rank.sh, a hostfile, an sbatch script, manifests). It also says which launch
-values it cannot write safely (P104) and which layouts it cannot start (the L rules
-report those). Registering a launcher is one line in LAUNCHERS.
+(rank.sh, a hostfile, an sbatch script, manifests; a Job that runs the build's
+steps). It also says which launch values it cannot write safely (P104) and which
+layouts it cannot start (the L rules report those). Registering a launcher is one
+line in LAUNCHERS.
 
 | launcher | module | starts the ranks with |
 |---|---|---|
 | mpirun | compiler/launchers/mpirun.py | `mpirun -n <world>` (a hostfile across nodes) |
 | slurm | compiler/launchers/slurm.py | `sbatch` + `srun --mpi=pmix` |
-| kubernetes | compiler/launchers/pods.py | one pod per rank running launch/rank.sh |
+| kubernetes | compiler/launchers/kubernetes/ | a Deployment (one node) or a LeaderWorkerSet (several), mpirun inside |
 """
 
 from __future__ import annotations
@@ -22,8 +23,10 @@ from compiler.findings import Finding
 from compiler.spec import Launcher
 
 if TYPE_CHECKING:
+    from collections.abc import Sequence
+
     from compiler.decide.model import Decided, Note
-    from compiler.plan.model import Launch
+    from compiler.plan.model import Launch, Step
     from compiler.plan.steps import RankProgram
 
 
@@ -38,14 +41,15 @@ class LauncherModule(Protocol):
     def notes(self, d: Decided) -> list[Note]:
         """The launch decisions to show in the plan, with their reasons."""
 
-    def launch(self, d: Decided, program: RankProgram) -> Launch:
-        """The launch of `program` on the decided topology."""
+    def launch(self, d: Decided, program: RankProgram, steps: Sequence[Step]) -> Launch:
+        """The launch of `program` on the decided topology; `steps` are the build's, for a launcher that
+        runs them too (kubernetes' build Job)."""
 
 
 LAUNCHERS: dict[Launcher, str] = {
     Launcher.MPIRUN: "compiler.launchers.mpirun",
     Launcher.SLURM: "compiler.launchers.slurm",
-    Launcher.KUBERNETES: "compiler.launchers.pods",
+    Launcher.KUBERNETES: "compiler.launchers.kubernetes",
 }
 
 

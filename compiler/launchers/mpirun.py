@@ -8,6 +8,8 @@ guide (`mpirun -np 16 --hostfile <file> ...`). A program that spawns its own wor
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from compiler.decide.model import Decided, Note
 from compiler.findings import Finding, draft
 from compiler.launchers.ranks import (
@@ -21,7 +23,7 @@ from compiler.launchers.ranks import (
     topology_gaps,
     unplain,
 )
-from compiler.plan.model import HOSTFILE, Arg, Launch, Var
+from compiler.plan.model import HOSTFILE, Arg, Launch, Step, Var
 from compiler.plan.steps import RankProgram
 from compiler.spec import Launcher
 
@@ -51,7 +53,8 @@ def notes(d: Decided) -> list[Note]:
     return notes
 
 
-def launch(d: Decided, program: RankProgram) -> Launch:
+def launch(d: Decided, program: RankProgram, steps: Sequence[Step]) -> Launch:
+    """`steps` are not used: the build runs before, with `trtdeploy build`."""
     if program.spawns_workers and d.topology.nodes == 1:  # the LLM API starts its own workers: one process
         return make_launch(d, program, argv=rank_script_argv(), files={RANK_SCRIPT: "process", SINGLE: "start"},
                            rank=rank_argv(d, program), script=SINGLE)

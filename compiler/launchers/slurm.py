@@ -7,10 +7,12 @@ docs/source/architecture/core-concepts.md @ aaacc9bd: `#SBATCH -N <nodes>
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from compiler.decide.model import Decided, Note
 from compiler.findings import Finding
 from compiler.launchers.ranks import common_notes, RANK_SCRIPT, make_launch, rank_argv, rank_script_argv, topology_gaps, unplain
-from compiler.plan.model import Arg, Launch
+from compiler.plan.model import Arg, Launch, Step
 from compiler.plan.steps import RankProgram
 from compiler.spec import Launcher
 
@@ -47,7 +49,8 @@ def notes(d: Decided) -> list[Note]:
     return notes
 
 
-def launch(d: Decided, program: RankProgram) -> Launch:
+def launch(d: Decided, program: RankProgram, steps: Sequence[Step]) -> Launch:
+    """`steps` are not used: the build runs before, with `trtdeploy build`."""
     argv: list[Arg] = ["srun", "--mpi=pmix"]
     image = d.r.spec.launch.slurm.container_image
     if image is not None:

@@ -85,7 +85,7 @@ def make_plan(d: Decided, findings: Sequence[Finding] = ()) -> Plan:
 
     steps = StepList(d)
     program = backend_module(d.backend.value).plan(d, steps)
-    launch = launcher_module(d.r.spec.launch.launcher).launch(d, program)
+    launch = launcher_module(d.r.spec.launch.launcher).launch(d, program, tuple(steps.steps))
     notes = [*d.notes, *_setting_notes(d), *steps.notes, *program.argv.notes]
     examples = examples_dir(d)
     plan = Plan(

@@ -68,7 +68,7 @@ PREFIXES: dict[str, str] = {
     "P": "plan: what a release's tools can express",
 }
 REGISTRY: dict[str, Rule] = {}
-RULE_MODULES = ("shape", "divisibility", "hardware", "launch", "memory", "config", "plan")
+RULE_MODULES = ("shape", "divisibility", "hardware", "launch", "kubernetes", "memory", "config", "plan")
 
 
 def register(rule: Rule) -> Rule:

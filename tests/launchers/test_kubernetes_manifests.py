@@ -8,10 +8,12 @@ from typing import Any
 import pytest
 import yaml
 
-from compiler.launchers import kubernetes as kube
-from compiler.launchers.kubernetes import Backend, KubeLaunch, Volume
+from compiler.launchers.kubernetes import manifests as kube
+from compiler.launchers.kubernetes import readback
+from compiler.launchers.kubernetes.manifests import KubeLaunch, Volume
+from compiler.launchers.kubernetes.readback import MPI_WRAPPER
 from launchers.kubeschema import assert_valid
-from launchers.support import engine, kinds, llama_7b_tp2, llama_70b_tp8_pp2, one
+from launchers.support import engine, kinds, llama_7b_tp2, llama_70b_tp8_pp2, one, topology
 
 
 def _all_documents(launch: KubeLaunch) -> list[dict[str, Any]]:
@@ -36,8 +38,8 @@ def test_llama_2_70b_tp8_pp2_on_two_nodes_is_a_valid_leader_worker_set_of_two_po
     assert argv[argv.index("-n") + 1] == "16"
     assert argv[argv.index("--tp_size") + 1] == "8" and argv[argv.index("--pp_size") + 1] == "2"
     assert leader["readinessProbe"]["httpGet"] == {"path": "/health_generate", "port": 8000}
-    assert not kube.check(llama_70b_tp8_pp2(), "1.2.0")
-    assert not kube.check_manifests(llama_70b_tp8_pp2(), docs)
+    assert not readback.server_problems(llama_70b_tp8_pp2(), topology(llama_70b_tp8_pp2(), 8, 2))
+    assert not readback.manifest_problems(llama_70b_tp8_pp2(), topology(llama_70b_tp8_pp2(), 8, 2), docs)
 
 
 def test_llama_7b_tp2_on_one_node_is_a_valid_deployment_with_two_gpus_and_a_readiness_probe() -> None:
@@ -51,37 +53,38 @@ def test_llama_7b_tp2_on_one_node_is_a_valid_deployment_with_two_gpus_and_a_read
     assert container["ports"] == [{"name": "http", "containerPort": 8000, "protocol": "TCP"}]
     # One node: the LLM API starts its own workers, so the pod runs trtllm-serve itself.
     assert container["command"] == list(llama_7b_tp2().server_argv)
-    assert not kube.check(llama_7b_tp2(), "1.2.0")
-    assert not kube.check_manifests(llama_7b_tp2(), docs)
+    assert not readback.server_problems(llama_7b_tp2(), topology(llama_7b_tp2(), 2, 1))
+    assert not readback.manifest_problems(llama_7b_tp2(), topology(llama_7b_tp2(), 2, 1), docs)
 
 
 # ---------------------------------------------------------------- every variant is strictly valid
 
 
-VARIANTS = {
-    "pytorch, 2 nodes": llama_70b_tp8_pp2(),
-    "pytorch, 1 node": llama_7b_tp2(),
-    "tensorrt, 2 nodes, build job": engine(llama_70b_tp8_pp2()),
-    "tensorrt, 1 node, build job": engine(llama_7b_tp2()),
-    "4 nodes, 3 groups, LoadBalancer": replace(llama_70b_tp8_pp2(), nodes=4, gpus_per_pod=4, replicas=3,
-                                               service_type="LoadBalancer", service_port=80),
-    "bare": replace(llama_7b_tp2(), labels=(), node_selector=(), tolerations=(), requests=(), limits=(),
-                    shm_size=None, secrets=(), pull_secrets=()),
-    "node selector, NodePort": replace(llama_7b_tp2(), service_type="NodePort",
-                                       node_selector=(("nvidia.com/gpu.product", "NVIDIA-H100-80GB-HBM3"),)),
+# Each with the tp and pp it was made from.
+VARIANTS: dict[str, tuple[KubeLaunch, int, int]] = {
+    "pytorch, 2 nodes": (llama_70b_tp8_pp2(), 8, 2),
+    "pytorch, 1 node": (llama_7b_tp2(), 2, 1),
+    "tensorrt, 2 nodes, build job": (engine(llama_70b_tp8_pp2(), 8, 2), 8, 2),
+    "tensorrt, 1 node, build job": (engine(llama_7b_tp2(), 2, 1), 2, 1),
+    "4 nodes, 3 groups, LoadBalancer": (replace(llama_70b_tp8_pp2(), nodes=4, gpus_per_pod=4, replicas=3,
+                                                service_type="LoadBalancer", service_port=80), 8, 2),
+    "bare": (replace(llama_7b_tp2(), labels=(), node_selector=(), tolerations=(), requests=(), limits=(),
+                     shm_size=None, secrets=(), pull_secrets=()), 2, 1),
+    "node selector, NodePort": (replace(llama_7b_tp2(), service_type="NodePort",
+                                        node_selector=(("nvidia.com/gpu.product", "NVIDIA-H100-80GB-HBM3"),)), 2, 1),
 }
 
 
-@pytest.mark.parametrize("launch", VARIANTS.values(), ids=VARIANTS.keys())
-def test_every_emitted_manifest_is_strictly_valid(launch: KubeLaunch) -> None:
+@pytest.mark.parametrize(("launch", "tp", "pp"), VARIANTS.values(), ids=VARIANTS.keys())
+def test_every_emitted_manifest_is_strictly_valid(launch: KubeLaunch, tp: int, pp: int) -> None:
     docs = _all_documents(launch)
     assert docs
     assert_valid(docs)
-    assert not kube.check_manifests(launch, kube.manifests(launch))
+    readback.assert_consistent(launch, topology(launch, tp, pp), kube.manifests(launch))
 
 
 def test_the_yaml_files_parse_back_to_the_manifests_without_aliases() -> None:
-    launch = engine(llama_70b_tp8_pp2())
+    launch = engine(llama_70b_tp8_pp2(), 8, 2)
     files = kube.render_files(launch)
     assert set(files) == {"launch/kubernetes.yaml", "launch/kubernetes-build.yaml"}
     for path, expected in (("launch/kubernetes.yaml", kube.manifests(launch)),
@@ -92,7 +95,7 @@ def test_the_yaml_files_parse_back_to_the_manifests_without_aliases() -> None:
 
 
 def test_output_is_deterministic() -> None:
-    assert kube.render_files(engine(llama_70b_tp8_pp2())) == kube.render_files(engine(llama_70b_tp8_pp2()))
+    assert kube.render_files(engine(llama_70b_tp8_pp2(), 8, 2)) == kube.render_files(engine(llama_70b_tp8_pp2(), 8, 2))
 
 
 def test_the_scripts_are_in_the_config_map_as_written() -> None:
@@ -101,7 +104,7 @@ def test_the_scripts_are_in_the_config_map_as_written() -> None:
     assert set(data) == {"leader.sh", "worker.sh", "kubectl-exec.sh"}
     for name, text in data.items():
         assert text == (kube.SCRIPTS_DIR / name).read_text(encoding="utf-8")
-    assert "build.sh" in one(kube.build_manifests(engine(llama_7b_tp2())), "ConfigMap")["data"]
+    assert "build.sh" in one(kube.build_manifests(engine(llama_7b_tp2(), 2, 1)), "ConfigMap")["data"]
 
 
 # ---------------------------------------------------------------- what the group needs
@@ -157,7 +160,7 @@ def test_volumes_come_from_the_claim_or_the_host_path_the_spec_names() -> None:
 
 
 def test_the_build_job_runs_the_steps_on_a_gpu_with_the_build_folder_writable() -> None:
-    launch = engine(llama_7b_tp2(build_gpus=2))
+    launch = engine(llama_7b_tp2(build_gpus=2), 2, 1)
     job = one(kube.build_manifests(launch), "Job")
     spec = job["spec"]["template"]["spec"]
     (container,) = spec["containers"]
@@ -173,11 +176,11 @@ def test_the_build_job_runs_the_steps_on_a_gpu_with_the_build_folder_writable() 
 
 
 def test_engine_ranks_run_the_rank_script_under_mpirun_on_one_node_and_across_the_group() -> None:
-    single = kube.manifests(engine(llama_7b_tp2()))
+    single = kube.manifests(engine(llama_7b_tp2(), 2, 1))
     (container,) = one(single, "Deployment")["spec"]["template"]["spec"]["containers"]
     assert container["command"] == ["mpirun", "-n", "2", "--allow-run-as-root", "-x", "TRTDEPLOY_MODEL_DIR",
                                     "bash", "launch/rank.sh"]
-    group = one(kube.manifests(engine(llama_70b_tp8_pp2())), "LeaderWorkerSet")["spec"]["leaderWorkerTemplate"]
+    group = one(kube.manifests(engine(llama_70b_tp8_pp2(), 8, 2)), "LeaderWorkerSet")["spec"]["leaderWorkerTemplate"]
     leader = group["leaderTemplate"]["spec"]["containers"][0]["command"]
     assert leader[:2] == ["bash", "/etc/trtdeploy/leader.sh"]
     assert leader[2:] == ["mpirun", "-n", "16", "--allow-run-as-root", "--hostfile", kube.HOSTFILE,
@@ -186,9 +189,12 @@ def test_engine_ranks_run_the_rank_script_under_mpirun_on_one_node_and_across_th
     assert group["workerTemplate"]["spec"]["containers"][0]["command"] == ["bash", "/etc/trtdeploy/worker.sh"]
 
 
-def test_the_tensorrt_backend_needs_its_rank_argv() -> None:
-    with pytest.raises(ValueError, match="engine_rank_argv"):
-        kube.manifests(replace(llama_7b_tp2(), backend=Backend.TENSORRT))
+def test_a_server_that_starts_its_own_workers_runs_behind_its_wrapper_across_nodes() -> None:
+    launch = llama_70b_tp8_pp2()
+    group = one(kube.manifests(launch), "LeaderWorkerSet")["spec"]["leaderWorkerTemplate"]
+    leader = group["leaderTemplate"]["spec"]["containers"][0]["command"]
+    assert leader[leader.index("mpirun"):] == [*kube.mpirun_argv(launch)]
+    assert leader[-len(launch.server_argv) - 1:] == [MPI_WRAPPER, *launch.server_argv]
 
 
 def test_labels_scheduling_and_pull_secrets_reach_every_pod() -> None:

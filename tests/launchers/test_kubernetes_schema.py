@@ -13,7 +13,7 @@ import jsonschema
 import pytest
 import yaml
 
-from compiler.launchers import kubernetes as kube
+from compiler.launchers.kubernetes import manifests as kube
 from launchers.kubeschema import CRD, _strict, core_errors, errors, lws_errors, lws_schema
 from launchers.support import llama_7b_tp2, llama_70b_tp8_pp2, one
 

@@ -15,8 +15,8 @@ from typing import Any
 
 import pytest
 
-from compiler.launchers import kubernetes as kube
-from compiler.launchers.kubernetes import BuildStep, KubeLaunch, SecretEnv
+from compiler.launchers.kubernetes import manifests as kube
+from compiler.launchers.kubernetes.manifests import BuildStep, KubeLaunch, SecretEnv
 from launchers.support import (
     FAKE_KUBECTL,
     PRINT_MPIRUN,
@@ -221,7 +221,7 @@ def test_the_build_job_wants_pairs(tmp_path: Path) -> None:
 
 def test_secrets_are_referenced_and_their_values_are_never_written(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("HF_TOKEN", SECRET)
-    launch = engine(llama_70b_tp8_pp2(secrets=(SecretEnv("HF_TOKEN", "hf-token", "token"),)))
+    launch = engine(llama_70b_tp8_pp2(secrets=(SecretEnv("HF_TOKEN", "hf-token", "token"),)), 8, 2)
     files = kube.render_files(launch)
     assert all(SECRET not in text for text in files.values())
     for doc in kube.manifests(launch):

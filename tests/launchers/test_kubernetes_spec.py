@@ -1,19 +1,32 @@
-"""From a spec's launch.kubernetes to the launcher's input, and the aspects diff reads: a manifest-only change is a relaunch."""
+"""From a decided spec to the launcher's input and its Launch; the spec refuses what Kubernetes would; the aspects
+diff reads: a manifest-only change is a relaunch."""
 
 from __future__ import annotations
 
 from dataclasses import replace
+from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 from pydantic import ValidationError
 
-from compiler.launchers import kubernetes as kube
-from compiler.launchers.kubernetes import Backend, BuildStep, SecretEnv, Toleration, Volume
+from compiler.backends import backend_module
+from compiler.decide.model import Decided
+from compiler.launchers import kubernetes
+from compiler.launchers.kubernetes import manifests as kube
+from compiler.launchers.kubernetes.manifests import BuildStep, KubeLaunch, SecretEnv, Toleration, Volume
+from compiler.launchers.kubernetes.readback import MPI_WRAPPER, InconsistentLaunch
+from compiler.launchers.ranks import rank_argv
 from compiler.load import deep_merge
+from compiler.pipeline import check_spec
+from compiler.plan.argv import LAUNCH, TOOL, Argv
+from compiler.plan.model import BUILD_DIR, EXAMPLES_DIR, MODEL_DIR, Arg, Launch, Var
+from compiler.plan.planner import make_plan
+from compiler.plan.steps import RankProgram, StepList
 from compiler.spec import SpecFile
 from launchers.kubeschema import assert_valid
-from launchers.support import engine, llama_7b_tp2, llama_70b_tp8_pp2, one, serve_argv
+from launchers.support import engine, llama_7b_tp2, llama_70b_tp8_pp2, one
 
 LLAMA_70B: dict[str, Any] = {
     "name": "llama-2-70b",
@@ -38,70 +51,93 @@ LLAMA_70B: dict[str, Any] = {
         },
     },
 }
+ONE_NODE_7B: dict[str, Any] = {
+    "name": "llama-7b", "model": {"name": "llama-7b", "path": "/models/llama-7b-hf"}, "parallelism": {"tp": 2, "pp": 1},
+    "target": {"nodes": 1}, "limits": {"max_input_len": 1024, "max_output_len": 1024},
+    "launch": {"env": [], "kubernetes": {"image": "registry.example/trtllm:1.2.0-kubectl", "build_job": False}},
+}
 
 
-def _spec(*overrides: dict[str, Any]) -> SpecFile:
+def _spec_data(*overrides: dict[str, Any]) -> dict[str, Any]:
     data = LLAMA_70B
     for override in overrides:
         data = deep_merge(data, override)
-    return SpecFile.model_validate(data)
+    return data
 
 
-def _from(spec: SpecFile, **kwargs: Any) -> kube.KubeLaunch:
-    args: dict[str, Any] = {"name": spec.name, "release_version": spec.target.tensorrt_llm, "backend": Backend.PYTORCH,
-                            "server_argv": serve_argv(spec.parallelism.tp, spec.parallelism.pp)}
-    return kube.from_spec(spec, **{**args, **kwargs})
+def _decided(tmp_path: Path, *overrides: dict[str, Any]) -> Decided:
+    path = tmp_path / "spec.yaml"
+    path.write_text(yaml.safe_dump(_spec_data(*overrides)), encoding="utf-8")
+    report = check_spec(path)
+    assert report.decided is not None and not report.errors, [f"{f.code} {f.message}" for f in report.findings]
+    return report.decided
 
 
-def test_the_70b_spec_becomes_the_group_of_two_pods_of_eight_gpus() -> None:
-    launch = _from(_spec(), build_steps=[BuildStep("steps/01-convert.sh", "store/convert-x")])
+def _kube_input(d: Decided) -> tuple[KubeLaunch, StepList]:
+    """What the launcher builds its manifests from, with the backend's real program and steps."""
+    steps = StepList(d)
+    program = backend_module(d.backend.value).plan(d, steps)
+    rank = kubernetes.with_model_vars(d, rank_argv(d, program))
+    return kubernetes.kube_launch(d, program, rank, steps.steps), steps
+
+
+def test_the_70b_spec_becomes_the_group_of_two_pods_of_eight_gpus(tmp_path: Path) -> None:
+    launch, steps = _kube_input(_decided(tmp_path))
     assert (launch.nodes, launch.gpus_per_pod, launch.world_size) == (2, 8, 16)
-    assert launch.image == "nvcr.io/nvidia/tensorrt-llm/release:1.2.0" and launch.image_is_default
+    assert launch.image == "nvcr.io/nvidia/tensorrt-llm/release:1.2.0"
     assert launch.model == Volume(claim="models", sub_path="Llama-2-70b-hf")
     assert launch.secrets == (SecretEnv("HF_TOKEN", "hf-token", "token"),)
     assert launch.requests == (("cpu", "32"), ("memory", "400Gi"))
     assert launch.tolerations == (Toleration("nvidia.com/gpu", None, "NoSchedule"), Toleration("dedicated", "llm"))
-    assert launch.build_steps == (BuildStep("steps/01-convert.sh", "store/convert-x"),)
-    assert launch.build_gpus == 8
-    problems = kube.check(launch, "1.2.0")
-    assert [p.key for p in problems] == ["launch.kubernetes.image"]  # the stock image may lack kubectl: a warning
+    assert launch.build_steps == tuple(BuildStep(str(s.script), s.output) for s in steps.steps)
+    assert len(launch.build_steps) == 2 and launch.build_gpus == 8
+    # The engine path: every rank runs the rank script, which execs the engine's server.
+    assert launch.rank_argv == ("bash", "launch/rank.sh") and not launch.single_process
+    assert launch.server_argv[:2] == ("trtllm-llmapi-launch", "trtllm-serve")
+    assert launch.server_argv[launch.server_argv.index("--tokenizer") + 1] == kube.MODEL_MOUNT
     docs = [*kube.manifests(launch), *kube.build_manifests(launch)]
     assert_valid(docs)
     assert one(docs, "LeaderWorkerSet")["spec"]["leaderWorkerTemplate"]["size"] == 2
 
 
-def test_one_node_of_a_7b_spec_becomes_a_deployment() -> None:
-    spec = _spec({"parallelism": {"tp": 2, "pp": 1}, "target": {"nodes": 1},
-                  "launch": {"kubernetes": {"image": "registry.example/trtllm:1.2.0-kubectl", "build_job": False}}})
-    launch = _from(spec)
-    assert (launch.nodes, launch.gpus_per_pod, launch.image_is_default) == (1, 2, False)
+def test_one_node_of_a_7b_spec_becomes_a_deployment(tmp_path: Path) -> None:
+    launch, _ = _kube_input(_decided(tmp_path, ONE_NODE_7B))
+    assert (launch.nodes, launch.gpus_per_pod, launch.image) == (1, 2, "registry.example/trtllm:1.2.0-kubectl")
     assert launch.build_steps == ()
-    assert not kube.check(launch, "1.2.0")
     assert [doc["kind"] for doc in kube.manifests(launch)] == ["Deployment", "Service"]
 
 
-def test_layouts_that_do_not_split_are_reported_not_rounded_away() -> None:
-    launch = _from(_spec({"parallelism": {"tp": 3, "pp": 1}}), server_argv=serve_argv(3, 1))
-    assert launch.gpus_per_pod == 2
-    assert "target.nodes" in [p.key for p in kube.check(launch, "1.2.0")]
+def test_a_tokenizer_inside_the_model_folder_is_read_under_the_model_mount(tmp_path: Path) -> None:
+    d = _decided(tmp_path, ONE_NODE_7B, {"model": {"tokenizer": "/models/llama-7b-hf/tokenizer"}})
+    launch, _ = _kube_input(d)
+    assert launch.server_argv[launch.server_argv.index("--tokenizer") + 1] == "/model/tokenizer"
+    plan = make_plan(d)
+    rank = plan.launch.rank_argv  # launch/rank.sh reads it from ${MODEL_DIR}, which the pods set to /model
+    assert rank[rank.index("--tokenizer") + 1] == Var(MODEL_DIR, "/tokenizer")
 
 
-@pytest.mark.parametrize("release", ["1.2", "0.16.0"])
-def test_no_default_image_without_a_pinned_tag(release: str) -> None:
-    launch = _from(_spec({"target": {"tensorrt_llm": release}}), release_version=release)
-    assert launch.image is None and not launch.image_is_default
-    assert "launch.kubernetes.image" in [p.key for p in kube.check(launch, release)]
+def test_the_launch_carries_the_manifests_the_rank_script_and_their_aspects(tmp_path: Path) -> None:
+    d = _decided(tmp_path)
+    plan = make_plan(d)
+    launch, _ = _kube_input(d)
+    assert dict(plan.launch.files) == {"launch/kubernetes.yaml": "text", "launch/kubernetes-build.yaml": "text",
+                                       "launch/rank.sh": "rank"}
+    assert list(yaml.safe_load_all(plan.launch.contents["launch/kubernetes.yaml"])) == kube.manifests(launch)
+    assert list(yaml.safe_load_all(plan.launch.contents["launch/kubernetes-build.yaml"])) == kube.build_manifests(launch)
+    assert {name: plan.launch.aspects[name] for name in kube.aspects(launch)} == kube.aspects(launch)
+    assert plan.launch.script == "launch/kubernetes.yaml" and plan.launch.argv == kube.server_command(launch)
 
 
-@pytest.mark.parametrize("kubernetes", [
+@pytest.mark.parametrize("kubernetes_section", [
     {"namespace": "LLM"}, {"labels": {"bad key": "x"}}, {"labels": {"team": "a b"}}, {"requests": {"cpu": "lots"}},
     {"secrets": {"HF_TOKEN": "hf-token"}}, {"secrets": {"1X": "s/k"}}, {"tolerations": ["gpu:Sometimes"]},
     {"image": "nvcr.io/x y"}, {"model": {"host_path": "relative/path"}}, {"replicas": -1}, {"replicas": "2"},
     {"service": {"type": "Ingress"}}, {"startup_timeout": 10}, {"shm_size": True}, {"imagee": "x"},
 ], ids=str)
-def test_the_spec_refuses_what_kubernetes_would(kubernetes: dict[str, Any]) -> None:
+def test_the_spec_refuses_what_kubernetes_would(kubernetes_section: dict[str, Any]) -> None:
+    SpecFile.model_validate(_spec_data())
     with pytest.raises(ValidationError):
-        _spec({"launch": {"kubernetes": kubernetes}})
+        SpecFile.model_validate(_spec_data({"launch": {"kubernetes": kubernetes_section}}))
 
 
 # ---------------------------------------------------------------- what diff reads
@@ -123,5 +159,60 @@ def test_a_manifest_only_change_moves_its_aspect_and_the_manifests_only(change: 
 
 def test_the_build_jobs_steps_are_not_a_launch_aspect() -> None:
     """Rebuilds are the planner's aspects; the Job only carries the steps."""
-    launch = engine(llama_7b_tp2())
+    launch = engine(llama_7b_tp2(), 2, 1)
     assert kube.aspects(launch) == kube.aspects(replace(launch, build_steps=launch.build_steps[:1]))
+
+
+# ---------------------------------------------------------------- a program that starts its own workers
+
+
+def _llm_api_program(d: Decided, *extra: Arg) -> RankProgram:
+    """trtllm-serve as a PyTorch-backend program says it: the LLM API starts its own workers on one node, and
+    trtllm-llmapi-launch wraps it when the ranks span nodes."""
+    b = Argv()
+    b.add(TOOL, "trtllm-serve", Var(MODEL_DIR))
+    for flag, value in (("--backend", "pytorch"), ("--host", "0.0.0.0"), ("--port", "8000"),
+                        ("--tp_size", str(d.topology.tp)), ("--pp_size", str(d.topology.pp))):
+        b.opt(LAUNCH, flag, value)
+    b.opt(LAUNCH, "--config", Var(BUILD_DIR, "/launch/llm_api_options.yaml"))
+    b.add(LAUNCH, *extra)
+    return RankProgram(b, "serve", "${MODEL_DIR}", (), spawns_workers=True, multinode_wrapper=(MPI_WRAPPER,),
+                       files={"launch/llm_api_options.yaml": "max_batch_size: 8\n"}, port=8000, health_path="/health")
+
+
+def _serving(launch: Launch) -> list[dict[str, Any]]:
+    return list(yaml.safe_load_all(launch.contents["launch/kubernetes.yaml"]))
+
+
+def test_on_one_node_the_pod_runs_the_server_itself_with_the_paths_it_sees(tmp_path: Path) -> None:
+    d = _decided(tmp_path, ONE_NODE_7B)
+    launch = kubernetes.launch(d, _llm_api_program(d), ())
+    assert dict(launch.files) == {"launch/kubernetes.yaml": "text", "launch/llm_api_options.yaml": "text"}
+    assert launch.contents["launch/llm_api_options.yaml"] == "max_batch_size: 8\n"
+    docs = _serving(launch)
+    assert_valid(docs)
+    (container,) = one(docs, "Deployment")["spec"]["template"]["spec"]["containers"]
+    assert container["command"] == ["trtllm-serve", "/model", "--backend", "pytorch", "--host", "0.0.0.0",
+                                    "--port", "8000", "--tp_size", "2", "--pp_size", "1",
+                                    "--config", "/build/launch/llm_api_options.yaml"]
+
+
+def test_across_nodes_every_rank_runs_the_server_behind_its_wrapper_under_mpirun(tmp_path: Path) -> None:
+    d = _decided(tmp_path)
+    launch = kubernetes.launch(d, _llm_api_program(d), ())
+    assert "launch/rank.sh" not in launch.files
+    docs = _serving(launch)
+    assert_valid(docs)
+    command = one(docs, "LeaderWorkerSet")["spec"]["leaderWorkerTemplate"]["leaderTemplate"]["spec"][
+        "containers"][0]["command"]
+    assert command[2:5] == ["mpirun", "-n", "16"]
+    assert command[command.index(MPI_WRAPPER):command.index(MPI_WRAPPER) + 3] == [MPI_WRAPPER, "trtllm-serve", "/model"]
+    assert command[-2:] == ["--config", "/build/launch/llm_api_options.yaml"]
+
+
+def test_a_served_word_with_no_place_in_the_pods_or_split_by_the_wrapper_is_a_bug(tmp_path: Path) -> None:
+    d = _decided(tmp_path)
+    with pytest.raises(InconsistentLaunch, match="has no path in the pods"):
+        kubernetes.launch(d, _llm_api_program(d, "--examples", Var(EXAMPLES_DIR)), ())
+    with pytest.raises(InconsistentLaunch, match="split the server's word"):
+        kubernetes.launch(d, _llm_api_program(d, "--served_model_name", "llama 70b"), ())

@@ -123,7 +123,9 @@ def test_an_awq_checkpoint_is_converted_directly(tmp_path: Path) -> None:
 
 LAUNCHERS: dict[str, dict[str, Any]] = {
     "serve": {"launch": {"entrypoint": "serve", "serve": {"port": 9000}}, "target": {"tensorrt_llm": "1.2.0", "backend": "tensorrt"}},
-    "kubernetes": {"launch": {"launcher": "kubernetes"}},
+    "kubernetes": {"launch": {"launcher": "kubernetes", "entrypoint": "serve",
+                              "kubernetes": {"model": {"claim": "models"}, "build_dir": {"claim": "builds"}}},
+                   "target": {"tensorrt_llm": "1.2.0", "backend": "tensorrt"}},
 }
 
 
@@ -136,10 +138,11 @@ def test_serve_on_1x(tmp_path: Path) -> None:
     assert flag_value(rank, "--tp_size") == "1" and flag_value(rank, "--pp_size") == "1"
 
 
-def test_kubernetes_writes_only_the_rank_wrapper(tmp_path: Path) -> None:
+def test_kubernetes_writes_the_manifests_and_the_rank_wrapper(tmp_path: Path) -> None:
     plan = plan_spec(tmp_path, LAUNCHERS["kubernetes"])
-    assert plan.launch.argv == () and plan.launch.script is None
-    assert "no manifest" in decision(plan, "launch.kubernetes")
+    assert plan.launch.files == {"launch/kubernetes.yaml": "text", "launch/rank.sh": "rank"}
+    assert plan.launch.script == "launch/kubernetes.yaml" and text(plan.launch.argv)[:3] == ["mpirun", "-n", "1"]
+    assert decision(plan, "launch.kubernetes").startswith("a Deployment of 1 pod(s) x 1 GPUs")
 
 
 def test_a_separate_tokenizer_is_used_by_the_launch(tmp_path: Path) -> None:

@@ -21,7 +21,9 @@ CASES: dict[str, dict[str, Any]] = {
     "gptq": {"quantization": {"format": "int4_gptq", "calibration": {"dataset": "wikitext2"}},
              "target": {"gpu": "A100-SXM-80GB", "tensorrt_llm": "1.2.0"}},
     "serve": {"launch": {"entrypoint": "serve"}, "target": {"tensorrt_llm": "1.2.0"}},
-    "kubernetes": {"launch": {"launcher": "kubernetes"}},
+    "kubernetes": {"launch": {"launcher": "kubernetes", "entrypoint": "serve",
+                              "kubernetes": {"model": {"claim": "models"}, "build_dir": {"claim": "builds"}}},
+                   "target": {"tensorrt_llm": "1.2.0"}},
 }
 
 
@@ -48,7 +50,7 @@ def test_launch_files_per_launcher(folders: dict[str, Path]) -> None:
     assert names["single-gpu"] == ["mpirun.sh", "rank.sh"]
     assert names["two-node-mpirun"] == ["hostfile", "mpirun.sh", "rank.sh"]
     assert names["slurm"] == ["rank.sh", "slurm.sbatch"]
-    assert names["kubernetes"] == ["rank.sh"]
+    assert names["kubernetes"] == ["kubernetes.yaml", "rank.sh"]
     hostfile = (folders["two-node-mpirun"] / "launch" / "hostfile").read_text(encoding="utf-8").splitlines()
     assert hostfile[1:] == ["node-a slots=4", "node-b slots=4"]
     sbatch = (folders["slurm"] / "launch" / "slurm.sbatch").read_text(encoding="utf-8")
