@@ -10,13 +10,14 @@ to the same bytes.
 from __future__ import annotations
 
 import functools
-import json
+import hashlib
 import shlex
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from compiler.memory import gib
+from compiler.plan.document import document_text, plan_document
 from compiler.plan.launch import GPU_BINDING_ENV, RANK_ENTRYPOINT_ENV, RANK_ENV_NAMES, RANK_SCRIPT
 from compiler.plan.model import (
     BUILD_DIR,
@@ -184,18 +185,29 @@ def render_hostfile(plan: Plan) -> str:
                    hosts=[_plain(host) for host in launch.hosts], slots=launch.ranks_per_node)
 
 
-def plan_json(plan: Plan) -> str:
-    return json.dumps(plan.to_json(), indent=2, sort_keys=True, ensure_ascii=False) + "\n"
+def plan_json(plan: Plan, scripts: Mapping[str, str] | None = None) -> str:
+    """plan.json: the plan as the typed document the runner reads (compiler/plan/document.py).
+
+    With the rendered `scripts` (path -> text), each step also records its script's sha256,
+    so that the runner refuses a script edited after compile.
+    """
+    data = plan.to_json()
+    if scripts:
+        for step in data["steps"]:  # type: ignore[attr-defined]
+            text = scripts[step["script"]]
+            step["script_sha256"] = hashlib.sha256(text.encode("utf-8")).hexdigest()
+    return document_text(plan_document(data))
 
 
 def render_build(plan: Plan) -> dict[str, str]:
     """Every file of the build folder, by path relative to it, in a stable order."""
-    files = {"plan.json": plan_json(plan), "plan.md": render_markdown(plan)}
+    scripts: dict[str, str] = {}
     for step in plan.steps:
         assert step.script is not None
-        files[step.script] = render_step(plan, step)
-        if any(arg == GPTQ_SCRIPT for arg in step.argv):
-            files[GPTQ_SCRIPT] = _render("steps/gptq_quantize.py.j2")
+        scripts[step.script] = render_step(plan, step)
+    files = {"plan.json": plan_json(plan, scripts), "plan.md": render_markdown(plan), **scripts}
+    if any(arg == GPTQ_SCRIPT for step in plan.steps for arg in step.argv):
+        files[GPTQ_SCRIPT] = _render("steps/gptq_quantize.py.j2")
     launch = plan.launch
     files[RANK_SCRIPT] = render_rank(plan)
     if launch.launcher == "mpirun":

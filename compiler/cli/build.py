@@ -1,8 +1,9 @@
 """`trtdeploy build`, `trtdeploy status` and `trtdeploy doctor`: the commands of the run stage.
 
 Thin: parse arguments, call compiler.run, print. Every problem a user can fix is a
-BuildError printed as `trtdeploy: message` + `help:`; exit codes are 0 fine,
-1 failed step / preflight / locked, 2 usage error.
+Finding with a B code (carried by BuildError), printed as `CODE severity: message` +
+`  help: hint`; exit codes are 0 fine, 1 failed step / preflight / locked, 2 usage error.
+`build DIR` never reads a spec: it imports neither the spec models nor the planner.
 """
 
 from __future__ import annotations
@@ -10,11 +11,11 @@ from __future__ import annotations
 import json
 import signal
 import sys
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from types import FrameType
-from typing import TYPE_CHECKING, NoReturn
+from typing import TYPE_CHECKING
 
 import click
 
@@ -28,24 +29,34 @@ if TYPE_CHECKING:
     from compiler.run.state import StepState
 
 HASH_NOTICE_BYTES = 256 << 20
+TARGET_MISSING = "B100"
+SPEC_NOT_BUILDABLE = "B113"
+STEP_FAILED = "B208"
+HOST_NOT_READY = "B412"
 
 
-def _fail(message: str, hint: str = "", code: int = 1) -> NoReturn:
-    click.echo(f"trtdeploy: {message}", err=True)
-    if hint:
-        click.echo(f"  help: {hint}", err=True)
-    sys.exit(code)
+def _echo_findings(findings: Iterable[Finding]) -> None:
+    from compiler.run.errors import finding_text
+
+    click.echo("".join(finding_text(f) for f in findings), nl=False, err=True)
 
 
 @contextmanager
 def _user_errors() -> Iterator[None]:
-    """Turn a BuildError into `trtdeploy: message` + `help:` and its exit code."""
-    from compiler.run.errors import BuildError
+    """Print a BuildError's findings and exit with its code; an OSError (a full disk, a folder
+    another user owns) is a B111 finding too, never a traceback."""
+    from compiler.run.errors import BuildError, problem
 
     try:
         yield
     except BuildError as exc:
-        _fail(exc.message, exc.hint, exc.exit_code)
+        _echo_findings(exc.findings)
+        sys.exit(exc.exit_code)
+    except OSError as exc:
+        where = f"{exc.filename}: " if exc.filename else ""
+        _echo_findings([problem("B111", f"cannot write the build folder: {where}{exc.strerror or exc}",
+                                "check free space and permissions on that path")])
+        sys.exit(1)
 
 
 # ---------------------------------------------------------------- build
@@ -82,28 +93,38 @@ def build(target: str, output: str | None, plain: bool, dry_run: bool, only: tup
 
 
 def _is_spec(target: str) -> bool:
+    """Raises BuildError (B100, exit 2) when `target` is neither a file nor a folder."""
+    from compiler.run.errors import BuildError
+
     path = Path(target)
     if path.is_dir():
         return False
     if path.is_file():
         return True
-    _fail(f"no such spec or build folder: {target}", "pass a spec file (.yaml) or a folder written by `trtdeploy compile`", 2)
+    raise BuildError(TARGET_MISSING, f"no such spec or build folder: {target}",
+                     "pass a spec file (.yaml) or a folder written by `trtdeploy compile`", exit_code=2)
 
 
 def _resolve_spec(target: str) -> tuple[Resolved, tuple[Finding, ...]]:
-    """check_spec, printing findings; exits 1 when the spec has errors."""
+    """check_spec, printing findings.
+
+    Raises:
+        BuildError: B113 when the spec has errors or nothing to plan.
+    """
     from compiler.pipeline import check_spec
     from compiler.report import render_text
+    from compiler.run.errors import BuildError
 
     report = check_spec(target)
     if report.findings:
         click.echo(render_text([report], sys.stderr.isatty()), nl=False, err=True)
     if report.errors:
-        _fail(f"{target} has errors; nothing was built", f"fix them (`trtdeploy check {target}`) and run again")
+        raise BuildError(SPEC_NOT_BUILDABLE, f"{target} has errors; nothing was built",
+                         f"fix them (`trtdeploy check {target}`) and run again")
     if report.resolved is None:
         from compiler.cli.plan import NOTHING_TO_PLAN, NOTHING_TO_PLAN_HINT
 
-        _fail(f"{target}: {NOTHING_TO_PLAN}; nothing was built", NOTHING_TO_PLAN_HINT)
+        raise BuildError(SPEC_NOT_BUILDABLE, f"{target}: {NOTHING_TO_PLAN}; nothing was built", NOTHING_TO_PLAN_HINT)
     return report.resolved, report.findings
 
 
@@ -120,49 +141,61 @@ def _make_plan(resolved: Resolved, findings: tuple[Finding, ...]) -> Plan:
         return make_plan(resolved, findings)
     except PlanError as exc:  # only when the rules reporting these were silenced
         gaps = "; ".join(f"{g.key}: {g.message}" for g in exc.gaps)
-        raise BuildError(f"{resolved.path}: cannot plan: {gaps}", "see `trtdeploy check` for the rules that report these") from None
+        raise BuildError(SPEC_NOT_BUILDABLE, f"{resolved.path}: cannot plan: {gaps}",
+                         "see `trtdeploy check` for the rules that report these") from None
 
 
 def _plan_in_memory(resolved: Resolved, findings: tuple[Finding, ...], root: Path) -> BuildPlan:
     """The plan of a spec as the runner reads plan.json, without writing anything (for --dry-run and doctor)."""
-    from compiler.run.plandoc import plan_from_json
+    from compiler.plan.document import plan_document
+    from compiler.run.plandoc import plan_of
 
-    data = json.loads(json.dumps(_make_plan(resolved, findings).to_json(), default=str))
-    return plan_from_json(data, root.resolve())
+    return plan_of(plan_document(_make_plan(resolved, findings).to_json()), root.resolve())
 
 
-def _compile(resolved: Resolved, findings: tuple[Finding, ...], root: Path) -> None:
-    """Write the build folder with the renderer, exactly as `trtdeploy compile` does.
+def _build_target(target: str, output: str | None) -> tuple[Path, dict[str, str] | None]:
+    """The build folder, and for a SPEC the files compile writes into it (rendered here, written under the lock).
 
-    The renderer takes the build folder's lock itself while it swaps the new files in
-    (and refuses while a build holds it), so this runs before the build takes the lock.
+    Raises:
+        BuildError: no such target (B100), a spec that cannot be built (B113), a folder that is not
+            a build folder (B110) or has no plan.json (B101).
     """
-    from compiler.cli.plan import BuildFolderError, write_build_folder
-    from compiler.render import render_build
+    from compiler.run.folder import check_replaceable, compile_pending
+    from compiler.run.plandoc import PLAN_MISSING, plan_json_path
     from compiler.run.errors import BuildError
 
-    try:
-        write_build_folder(root, render_build(_make_plan(resolved, findings)))
-    except BuildFolderError as exc:
-        raise BuildError(f"cannot write {root}: {exc}", "wait for the running build, or pass another folder with -o") from None
-    click.echo(f"compiled {resolved.path} into {root}")
+    if _is_spec(target):
+        from compiler.render import render_build
+
+        resolved, findings = _resolve_spec(target)
+        root = _default_dir(resolved, output)
+        check_replaceable(root)
+        return root, render_build(_make_plan(resolved, findings))
+    root = Path(target)
+    if not plan_json_path(root).is_file() and not compile_pending(root):
+        raise BuildError(PLAN_MISSING, f"{plan_json_path(root)} does not exist",
+                         "pass a build folder written by `trtdeploy compile SPEC -o DIR`, or a spec")
+    return root, None
 
 
 def _build(target: str, output: str | None, selection: Selection, plain: bool, skip_doctor: bool) -> None:
     from compiler.run.digest import DigestCache
-    from compiler.run.lock import STATE_DIR, BuildLock
+    from compiler.run.folder import BuildFolder
+    from compiler.run.lock import STATE_DIR
     from compiler.run.plandoc import load_plan, path_vars
     from compiler.run.progress import make_reporter
     from compiler.run.runner import Runner, decide
     from compiler.run.store import Store
 
-    if _is_spec(target):
-        resolved, findings = _resolve_spec(target)
-        root = _default_dir(resolved, output)
-        _compile(resolved, findings, root)
-    else:
-        root = Path(target)
-    with BuildLock(root.resolve()), _terminate_as_interrupt():
+    root, files = _build_target(target, output)
+    # The folder is written and built under one hold of its lock: no other compile or build can slip in between.
+    with BuildFolder(root) as folder, _terminate_as_interrupt():
+        _echo_findings(folder.notes)
+        if files is not None:
+            from compiler.render import is_executable
+
+            folder.write(files, is_executable)
+            click.echo(f"compiled {target} into {root}")
         plan = load_plan(root)
         store = Store(plan.root)
         for name in store.clean_tmp():
@@ -184,26 +217,26 @@ def _hash_notice(path: str, size: int) -> None:
 
 def _preflight_doctor(plan: BuildPlan, decisions: list[Decision]) -> None:
     """Run doctor for the steps that will run; print problems, and stop on a failure."""
-    from compiler.run.doctor import failed, needs_from_plan, render_text, run_checks
+    from compiler.run.doctor import failed, needs_from_plan, run_checks
     from compiler.run.errors import BuildError
 
     if not any(d.run for d in decisions):
         return
     checks = run_checks(needs_from_plan(plan))
-    shown = [c for c in checks if c.status.value != "ok"]
-    if shown:
-        click.echo(render_text(shown), nl=False, err=True)
+    _echo_findings(c.problem for c in checks if c.problem is not None)
     if failed(checks):
-        raise BuildError("this host cannot run the build (doctor checks above failed)",
+        raise BuildError(HOST_NOT_READY, "this host cannot run the build (doctor checks above failed)",
                          "fix them, see `trtdeploy doctor " + str(plan.root) + "`; or pass --skip-doctor to run anyway")
 
 
 def _report_result(plan: BuildPlan, result: BuildResult) -> None:
     from compiler.run.progress import seconds_text
 
+    from compiler.run.errors import BuildError
+
     failure = result.failure
     if failure is None:
-        engine = plan.launch.get("engine_dir")
+        engine = plan.launch.engine_dir if plan.launch else None
         click.echo(f"built {plan.name} in {seconds_text(result.seconds)}: {len(result.ran)} ran, "
                    f"{len(result.skipped)} skipped" + (f"; engine: {engine}" if engine else ""))
         return
@@ -215,8 +248,8 @@ def _report_result(plan: BuildPlan, result: BuildResult) -> None:
     kept = f"; its partial output is in {failure.partial} until the next run" if failure.partial else ""
     done = len(result.ran) + len(result.skipped)
     resume = f": the {done} finished step{'s' if done != 1 else ''} before it will be skipped" if done else ""
-    _fail(f"step {failure.step.id} failed ({failure.why}); full log: {failure.log}{kept}",
-          f"fix the cause and run `trtdeploy build {plan.root}` again{resume}")
+    raise BuildError(STEP_FAILED, f"step {failure.step.id} failed ({failure.why}); full log: {failure.log}{kept}",
+                     f"fix the cause and run `trtdeploy build {plan.root}` again{resume}")
 
 
 @contextmanager
@@ -268,12 +301,13 @@ def _quote(arg: str) -> str:
 
 def _clean(target: str, output: str | None) -> None:
     """Remove store folders the plan does not use and store/.tmp leftovers, under the lock."""
-    from compiler.run.lock import BuildLock
+    from compiler.run.folder import BuildFolder
     from compiler.run.plandoc import load_plan
     from compiler.run.store import Store, remove, tree_bytes
 
     root = _default_dir(_resolve_spec(target)[0], output) if _is_spec(target) else Path(target)
-    with BuildLock(root.resolve()):
+    with BuildFolder(root) as folder:
+        _echo_findings(folder.notes)
         plan = load_plan(root)
         store = Store(plan.root)
         freed = 0
@@ -301,9 +335,12 @@ def status(build_dir: str, fmt: str) -> None:
     from compiler.run.state import assess
     from compiler.run.store import Store
 
+    from compiler.run.errors import BuildError
+
     with _user_errors():
         if not Path(build_dir).is_dir():
-            _fail(f"no such build folder: {build_dir}", "pass a folder written by `trtdeploy compile` or `trtdeploy build`", 2)
+            raise BuildError(TARGET_MISSING, f"no such build folder: {build_dir}",
+                             "pass a folder written by `trtdeploy compile` or `trtdeploy build`", exit_code=2)
         plan = load_plan(build_dir)
         cache = DigestCache(plan.root / STATE_DIR / "digests.json")
         states = assess(plan, Store(plan.root), path_vars(plan), cache, strict=False)
@@ -341,7 +378,7 @@ def doctor(target: str | None, output: str | None, fmt: str) -> None:
 
     with _user_errors():
         needs = basic_needs() if target is None else _needs_of(target, output)
-    checks = run_checks(needs)
+        checks = run_checks(needs)
     click.echo(render_json(checks) if fmt == "json" else render_text(checks), nl=False)
     if fmt == "text":
         bad = sum(c.status.value == "FAIL" for c in checks)

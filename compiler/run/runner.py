@@ -34,6 +34,11 @@ from compiler.run.store import Record, Store, has_content
 
 TAIL = 20
 READ_CHUNK = 1 << 16
+SCRIPT_MISSING = "B109"
+UNWRITABLE = "B111"
+UNKNOWN_STEP = "B202"
+SELECTION_CONFLICT = "B203"
+READS_UNBUILT = "B204"
 
 
 @dataclass(frozen=True)
@@ -77,10 +82,10 @@ def check_selection(plan: BuildPlan, selection: Selection) -> None:
     named = [*selection.only, *([selection.start] if selection.start else []), *selection.force]
     unknown = [s for s in named if s not in plan.ids]
     if unknown:
-        raise BuildError(f"unknown step {', '.join(repr(u) for u in unknown)}",
+        raise BuildError(UNKNOWN_STEP, f"unknown step {', '.join(repr(u) for u in unknown)}",
                          f"the steps of this plan are: {', '.join(plan.ids)}", exit_code=2)
     if selection.only and selection.start:
-        raise BuildError("--only and --from cannot be used together", "pick one", exit_code=2)
+        raise BuildError(SELECTION_CONFLICT, "--only and --from cannot be used together", "pick one", exit_code=2)
 
 
 def selected_ids(plan: BuildPlan, selection: Selection) -> list[str]:
@@ -95,7 +100,7 @@ def forced_ids(plan: BuildPlan, selection: Selection, selected: list[str]) -> se
     """--force steps and the selected steps that read them (directly or not)."""
     outside = [f for f in selection.force if f not in selected]
     if outside:
-        raise BuildError(f"--force {outside[0]}: that step is not selected by --only/--from",
+        raise BuildError(SELECTION_CONFLICT, f"--force {outside[0]}: that step is not selected by --only/--from",
                          f"selected: {', '.join(selected)}", exit_code=2)
     forced = set(selection.force)
     for step_id in selection.force:
@@ -146,7 +151,7 @@ def _require_done(state: StepState, selection: Selection) -> None:
     if state.done:
         return
     flag = "--only" if selection.only else "--from"
-    raise BuildError(f"{flag}: the selected steps read {state.step.id}, which is {state.state.value} ({state.reason})",
+    raise BuildError(READS_UNBUILT, f"{flag}: the selected steps read {state.step.id}, which is {state.state.value} ({state.reason})",
                      f"build it first: run without {flag}, or include {state.step.id}")
 
 
@@ -177,7 +182,7 @@ class Runner:
                 failure = self._run_step(decision, total)
             except OSError as exc:  # the store or logs could not be written (disk full, permissions)
                 self.reporter.close()
-                raise BuildError(f"step {decision.step.id}: {exc.strerror or exc}: {exc.filename or ''}".rstrip(": "),
+                raise BuildError(UNWRITABLE, f"step {decision.step.id}: {exc.strerror or exc}: {exc.filename or ''}".rstrip(": "),
                                  f"check free space and permissions under {self.plan.root}") from None
             if failure is not None:
                 result.failure = failure
@@ -190,7 +195,7 @@ class Runner:
     def _check_scripts(self, steps: list[RunStep]) -> None:
         for step in steps:
             if not (self.plan.root / step.script).is_file():
-                raise BuildError(f"{self.plan.root / step.script} is missing",
+                raise BuildError(SCRIPT_MISSING, f"{self.plan.root / step.script} is missing",
                                  "recompile the build folder with `trtdeploy compile SPEC -o DIR`")
 
     def _run_step(self, decision: Decision, total: int) -> Failure | None:

@@ -16,13 +16,16 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from compiler.plan.document import StepInputDocument
 from compiler.plan.model import fingerprint
 from compiler.run.digest import DigestCache, PathDigest, digest_path
 from compiler.run.errors import BuildError
-from compiler.run.plandoc import BuildPlan, PathVars, RunInput, RunStep
+from compiler.run.plandoc import DIGESTED_KINDS, BuildPlan, PathVars, RunStep
 from compiler.run.store import Record, Store
 
 RUN_KEY_VERSION = "run-key/1"
+INPUT_MISSING = "B205"
+INPUT_UNREADABLE = "B206"
 _WORDS = {"model": "model files", "calibration": "calibration data", "checkpoint": "checkpoint files"}
 
 
@@ -57,7 +60,7 @@ def run_key(step: RunStep, digests: Mapping[str, PathDigest], deps: Mapping[str,
     )
 
 
-def looks_like_name(item: RunInput) -> bool:
+def looks_like_name(item: StepInputDocument) -> bool:
     """A calibration dataset given by name (e.g. cnn_dailymail): the tool downloads it, nothing to digest."""
     return item.kind == "calibration" and not re.search(r"[/~$]", item.path) and not item.path.startswith(".")
 
@@ -70,7 +73,7 @@ def input_digests(step: RunStep, variables: PathVars, root: Path, cache: DigestC
     """
     found: dict[str, PathDigest] = {}
     for item in step.inputs:
-        if not item.digested:
+        if item.kind not in DIGESTED_KINDS:
             continue
         path = variables.path(item.path, root)
         if not path.exists() and looks_like_name(item):
@@ -79,14 +82,15 @@ def input_digests(step: RunStep, variables: PathVars, root: Path, cache: DigestC
         try:
             found[item.path] = digest_path(path, cache)
         except FileNotFoundError:
-            raise BuildError(f"step {step.id}: {item.kind} input {path} does not exist"
+            raise BuildError(INPUT_MISSING, f"step {step.id}: {item.kind} input {path} does not exist"
                              + (f" (from {item.path})" if item.path != str(path) else ""), _missing_hint(item)) from None
         except OSError as exc:
-            raise BuildError(f"step {step.id}: cannot read {item.kind} input {path}: {exc}", "check its permissions") from None
+            raise BuildError(INPUT_UNREADABLE, f"step {step.id}: cannot read {item.kind} input {path}: {exc}",
+                             "check its permissions") from None
     return found
 
 
-def _missing_hint(item: RunInput) -> str:
+def _missing_hint(item: StepInputDocument) -> str:
     if "${MODEL_DIR}" in item.path:
         return "set TRTDEPLOY_MODEL_DIR to the model folder on this host, or fix model.path in the spec and recompile"
     return "put the file there, or fix the path in the spec and recompile"

@@ -113,7 +113,7 @@ class Store:
             old = self.tmp / f"replaced-{final.name}.{secrets.token_hex(4)}"
             os.rename(final, old)
         os.rename(tmp, final)
-        _fsync_dir(self.dir)
+        fsync_dir(self.dir)
         if old is not None:
             remove(old)
         return final
@@ -127,7 +127,7 @@ class Store:
             handle.flush()
             os.fsync(handle.fileno())
         os.replace(tmp, folder / RECORD)
-        _fsync_dir(folder)
+        fsync_dir(folder)
 
     def unused(self, plan: BuildPlan) -> list[Path]:
         """Store folders the plan does not use (older fingerprints, removed steps), sorted."""
@@ -168,7 +168,7 @@ def remove(path: Path) -> None:
         path.unlink(missing_ok=True)
 
 
-def _fsync_dir(folder: Path) -> None:
+def fsync_dir(folder: Path) -> None:
     """Make a rename in `folder` durable; best effort where directories cannot be opened."""
     try:
         fd = os.open(folder, os.O_RDONLY)
