@@ -330,22 +330,26 @@ def _clean(target: str, output: str | None) -> None:
 def status(build_dir: str, fmt: str) -> None:
     """Show each step of BUILD_DIR: done, stale (and why) or missing. Reads only; exits 0."""
     from compiler.run.digest import DigestCache
+    from compiler.run.errors import BuildError
     from compiler.run.lock import STATE_DIR
     from compiler.run.plandoc import load_plan, path_vars
     from compiler.run.state import assess
     from compiler.run.store import Store
 
-    from compiler.run.errors import BuildError
-
     with _user_errors():
         if not Path(build_dir).is_dir():
             raise BuildError(TARGET_MISSING, f"no such build folder: {build_dir}",
                              "pass a folder written by `trtdeploy compile` or `trtdeploy build`", exit_code=2)
-        plan = load_plan(build_dir)
+        from compiler.run.folder import pending_plan_json
+
+        notes = _status_notes(Path(build_dir))
+        _echo_findings(notes)
+        plan = load_plan(build_dir, pending_plan_json(Path(build_dir)))  # as the next build will see it
         cache = DigestCache(plan.root / STATE_DIR / "digests.json")
         states = assess(plan, Store(plan.root), path_vars(plan), cache, strict=False)
     if fmt == "json":
-        click.echo(json.dumps({"build_dir": str(plan.root), "steps": [_state_json(s) for s in states]}, indent=2))
+        click.echo(json.dumps({"build_dir": str(plan.root), "steps": [_state_json(s) for s in states],
+                               "findings": [f.to_json() for f in notes]}, indent=2))
         return
     counts = {k: sum(s.state.value == k for s in states) for k in ("done", "stale", "missing")}
     click.echo(f"{plan.root}: {len(states)} steps: " + ", ".join(f"{n} {k}" for k, n in counts.items() if n))
@@ -353,6 +357,20 @@ def status(build_dir: str, fmt: str) -> None:
     out_width = max((len(s.step.output) for s in states), default=0)
     for s in states:
         click.echo(f"{s.state.value:<8} {s.step.index:02d} {s.step.id:<{width}}  {s.step.output:<{out_width}}  {s.reason}")
+
+
+def _status_notes(root: Path) -> list[Finding]:
+    """What status warns about besides the steps: a compile interrupted in this folder."""
+    from compiler.findings import Severity
+    from compiler.run.errors import problem
+    from compiler.run.folder import INTERRUPTED, compile_pending
+
+    if not compile_pending(root):
+        return []
+    return [problem(INTERRUPTED, f"{root}: a compile was interrupted while it replaced the files; the steps below are "
+                    "those of its plan.json, and steps/ may be of either compile until it is completed",
+                    "run `trtdeploy build DIR` or `trtdeploy compile` again: it completes the interrupted compile",
+                    severity=Severity.WARNING)]
 
 
 def _state_json(state: StepState) -> dict[str, object]:

@@ -63,6 +63,12 @@ def compile_pending(root: Path) -> bool:
     return (root / STATE_DIR / STAGE / JOURNAL).is_file()
 
 
+def pending_plan_json(root: Path) -> Path | None:
+    """The plan.json an interrupted compile will put in place, while it is still staged (read only)."""
+    staged = root / STATE_DIR / STAGE / "new" / PLAN_FILE
+    return staged if compile_pending(root) and staged.is_file() else None
+
+
 def unwritable(root: Path, exc: OSError) -> BuildError:
     """The B111 error for an OSError while writing under `root`."""
     where = exc.filename or root

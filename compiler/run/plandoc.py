@@ -165,14 +165,14 @@ def plan_json_path(build_dir: str | os.PathLike[str]) -> Path:
     return Path(build_dir) / PLAN_FILE
 
 
-def load_plan(build_dir: str | os.PathLike[str]) -> BuildPlan:
-    """Read and check DIR/plan.json.
+def load_plan(build_dir: str | os.PathLike[str], path: Path | None = None) -> BuildPlan:
+    """Read and check DIR/plan.json (or the plan.json at `path`, as the plan of DIR).
 
     Raises:
         BuildError: the folder has no plan.json (B101), it cannot be read (B102), or it is not
             a plan this runner can run (B102-B108, every problem at its line and column).
     """
-    path = plan_json_path(build_dir)
+    path = path or plan_json_path(build_dir)
     try:
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError:

@@ -16,9 +16,10 @@ import secrets
 import shutil
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from compiler.run.plandoc import BuildPlan, RunStep
+if TYPE_CHECKING:  # annotations only: compiler.run.folder (used by compile) needs the store's helpers, not pydantic
+    from compiler.run.plandoc import BuildPlan, RunStep
 
 STORE = "store"
 TMP = ".tmp"
