@@ -183,6 +183,7 @@ def _build(target: str, output: str | None, selection: Selection, plain: bool, s
     from compiler.run.folder import BuildFolder
     from compiler.run.lock import STATE_DIR
     from compiler.run.plandoc import load_plan, path_vars
+    from compiler.run.processes import stop_leftovers
     from compiler.run.progress import make_reporter
     from compiler.run.runner import Runner, decide
     from compiler.run.store import Store
@@ -198,13 +199,16 @@ def _build(target: str, output: str | None, selection: Selection, plain: bool, s
             click.echo(f"compiled {target} into {root}")
         plan = load_plan(root)
         store = Store(plan.root)
+        _echo_findings(stop_leftovers(plan.root / STATE_DIR))  # before anything in store/.tmp is touched
         for name in store.clean_tmp():
             click.echo(f"removed store/.tmp/{name} (left by an interrupted run)")
         cache = DigestCache(plan.root / STATE_DIR / "digests.json", _hash_notice)
         decisions = decide(plan, selection, store, path_vars(plan), cache)
         if not skip_doctor:
             _preflight_doctor(plan, decisions)
-        result = Runner(plan, store, cache, make_reporter(plain)).run(decisions)
+        runner = Runner(plan, store, cache, make_reporter(plain))
+        result = runner.run(decisions)
+    _echo_findings(runner.notes)
     _report_result(plan, result)
 
 
@@ -302,13 +306,16 @@ def _quote(arg: str) -> str:
 def _clean(target: str, output: str | None) -> None:
     """Remove store folders the plan does not use and store/.tmp leftovers, under the lock."""
     from compiler.run.folder import BuildFolder
+    from compiler.run.lock import STATE_DIR
     from compiler.run.plandoc import load_plan
+    from compiler.run.processes import stop_leftovers
     from compiler.run.store import Store, remove, tree_bytes
 
     root = _default_dir(_resolve_spec(target)[0], output) if _is_spec(target) else Path(target)
     with BuildFolder(root) as folder:
         _echo_findings(folder.notes)
         plan = load_plan(root)
+        _echo_findings(stop_leftovers(plan.root / STATE_DIR))
         store = Store(plan.root)
         freed = 0
         for path in store.unused(plan):
@@ -360,14 +367,17 @@ def status(build_dir: str, fmt: str) -> None:
 
 
 def _status_notes(root: Path) -> list[Finding]:
-    """What status warns about besides the steps: a compile interrupted in this folder."""
+    """What status warns about besides the steps: processes an interrupted run left, an interrupted compile."""
     from compiler.findings import Severity
     from compiler.run.errors import problem
     from compiler.run.folder import INTERRUPTED, compile_pending
+    from compiler.run.lock import STATE_DIR
+    from compiler.run.processes import running_leftovers
 
+    notes = running_leftovers(root / STATE_DIR)
     if not compile_pending(root):
-        return []
-    return [problem(INTERRUPTED, f"{root}: a compile was interrupted while it replaced the files; the steps below are "
+        return notes
+    return notes + [problem(INTERRUPTED, f"{root}: a compile was interrupted while it replaced the files; the steps below are "
                     "those of its plan.json, and steps/ may be of either compile until it is completed",
                     "run `trtdeploy build DIR` or `trtdeploy compile` again: it completes the interrupted compile",
                     severity=Severity.WARNING)]

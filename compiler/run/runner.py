@@ -17,17 +17,19 @@ import shlex
 import signal
 import socket
 import subprocess
-import sys
 import time
 import uuid
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO
 
+from compiler.findings import Finding, Severity
 from compiler.run.digest import DigestCache
-from compiler.run.errors import BuildError
+from compiler.run.errors import BuildError, problem
+from compiler.run.lock import STATE_DIR
 from compiler.run.plandoc import BuildPlan, PathVars, RunStep
+from compiler.run.processes import LEFT_RUNNING, STOP_GRACE_S, StepGroup
 from compiler.run.progress import REFRESH_S, Reporter, seconds_text
 from compiler.run.state import StepState, assess_step, input_digests, run_key
 from compiler.run.store import Record, Store, has_content
@@ -165,6 +167,7 @@ class Runner:
         self.cache = cache
         self.reporter = reporter
         self.environ = dict(os.environ if environ is None else environ)
+        self.notes: list[Finding] = []  # warnings of the run (a step that left processes running)
 
     def run(self, decisions: list[Decision]) -> BuildResult:
         """Run or skip each decision in order; stop at the first failure."""
@@ -220,18 +223,28 @@ class Runner:
         return None
 
     def _spawn(self, step: RunStep, tmp: Path, log: IO[bytes]) -> int:
-        env = {**self.environ, "STEP_OUT": str(tmp)}
-        proc = subprocess.Popen(
-            ["bash", step.script], cwd=self.plan.root, env=env, stdin=subprocess.DEVNULL,
-            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, preexec_fn=_die_with_parent(),
-        )
+        """Run the step's script in its own session (and cgroup); when it ends, or is interrupted, stop all of it."""
+        group = StepGroup(self.plan.root / STATE_DIR, step.id)
+        proc = group.spawn(["bash", step.script], self.plan.root, {**self.environ, "STEP_OUT": str(tmp)}, subprocess.PIPE)
         try:
             self._pump(proc, log)
-            return proc.wait()
+            code = proc.wait()
         except BaseException:
-            _stop(proc)
-            log.write(b"\n# trtdeploy: interrupted; the step was stopped\n")
+            group.stop(STOP_GRACE_S)
+            group.close()
+            log.write(b"\n# trtdeploy: interrupted; the step and every process it started were stopped\n")
             raise
+        left = group.stop(0)  # before the output is promoted: nothing may write into it afterwards
+        group.close()
+        if proc.stdout is not None:
+            proc.stdout.close()
+        if left:
+            pids = ", ".join(map(str, left))
+            log.write(f"\n# trtdeploy: stopped {len(left)} process(es) the step left running (pid {pids})\n".encode())
+            self.notes.append(problem(LEFT_RUNNING, f"step {step.id} left {len(left)} process(es) running after it "
+                                      f"ended (pid {pids}); they were stopped before its output was kept",
+                                      "a step's tool should wait for the workers it starts", severity=Severity.WARNING))
+        return code
 
     def _pump(self, proc: subprocess.Popen[bytes], log: IO[bytes]) -> None:
         """Copy the step's output to its log and the reporter until it ends (or it exits and goes quiet)."""
@@ -299,36 +312,6 @@ def read_tail(path: Path, lines: int = TAIL) -> list[str]:
         handle.seek(max(0, size - (lines * 512)))
         text = handle.read().decode("utf-8", errors="replace")
     return [line.rstrip("\r").rsplit("\r", 1)[-1] for line in text.rstrip("\n").split("\n")][-lines:]
-
-
-def _stop(proc: subprocess.Popen[bytes]) -> None:
-    if proc.poll() is not None:
-        return
-    proc.terminate()
-    try:
-        proc.wait(timeout=10)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-        proc.wait()
-
-
-def _die_with_parent() -> Callable[[], None] | None:
-    """On Linux, a pre-exec hook that makes the step receive SIGKILL if the runner dies (even by SIGKILL),
-    so no step keeps a GPU busy writing into a folder nobody will promote. Safe here: the runner has no threads."""
-    if not sys.platform.startswith("linux"):
-        return None
-    import ctypes
-
-    try:
-        prctl = ctypes.CDLL(None, use_errno=True).prctl
-    except (OSError, AttributeError):
-        return None
-    pr_set_pdeathsig = 1
-
-    def hook() -> None:
-        prctl(pr_set_pdeathsig, signal.SIGKILL)
-
-    return hook
 
 
 def _now() -> str:
