@@ -72,24 +72,26 @@ def _user_errors() -> Iterator[None]:
 @click.option("--force", multiple=True, metavar="STEP", help="Re-run this step even if it is done, and the steps that read it (repeatable).")
 @click.option("--skip-doctor", is_flag=True, help="Do not check the host's tools, GPUs and disk before running.")
 @click.option("--clean", is_flag=True, help="Remove store folders this plan no longer uses and leftovers of killed runs, then stop.")
+@click.option("--verify", is_flag=True, help="Check every built output file's sha256, not only its size and mtime.")
 def build(target: str, output: str | None, plain: bool, dry_run: bool, only: tuple[str, ...], start: str | None,
-          force: tuple[str, ...], skip_doctor: bool, clean: bool) -> None:
+          force: tuple[str, ...], skip_doctor: bool, clean: bool, verify: bool) -> None:
     """Run the plan of SPEC (compiled first into -o DIR) or of an existing BUILD_DIR.
 
     Steps run in order, each logged to DIR/logs/NN-<id>.log; a step whose inputs
-    have not changed since it was built is skipped; a killed build resumes where it
-    stopped. Exits 0 when every step is built, 1 when one fails, 2 on a usage error.
+    have not changed since it was built is skipped (and one whose output or script
+    was changed since is built again); a killed build resumes where it stopped.
+    Exits 0 when every step is built, 1 when one fails, 2 on a usage error.
     """
     from compiler.run.runner import Selection
 
     selection = Selection(only=only, start=start, force=force)
     with _user_errors():
         if dry_run:
-            _dry_run(target, output, selection)
+            _dry_run(target, output, selection, verify)
         elif clean:
             _clean(target, output)
         else:
-            _build(target, output, selection, plain, skip_doctor)
+            _build(target, output, selection, plain, skip_doctor, verify)
 
 
 def _is_spec(target: str) -> bool:
@@ -178,7 +180,7 @@ def _build_target(target: str, output: str | None) -> tuple[Path, dict[str, str]
     return root, None
 
 
-def _build(target: str, output: str | None, selection: Selection, plain: bool, skip_doctor: bool) -> None:
+def _build(target: str, output: str | None, selection: Selection, plain: bool, skip_doctor: bool, verify: bool) -> None:
     from compiler.run.digest import DigestCache
     from compiler.run.folder import BuildFolder
     from compiler.run.lock import STATE_DIR
@@ -203,7 +205,8 @@ def _build(target: str, output: str | None, selection: Selection, plain: bool, s
         for name in store.clean_tmp():
             click.echo(f"removed store/.tmp/{name} (left by an interrupted run)")
         cache = DigestCache(plan.root / STATE_DIR / "digests.json", _hash_notice)
-        decisions = decide(plan, selection, store, path_vars(plan), cache)
+        decisions = decide(plan, selection, store, path_vars(plan), cache, verify)
+        _echo_findings(d.state.notice for d in decisions if d.state.notice is not None)
         if not skip_doctor:
             _preflight_doctor(plan, decisions)
         runner = Runner(plan, store, cache, make_reporter(plain))
@@ -270,7 +273,7 @@ def _terminate_as_interrupt() -> Iterator[None]:
         signal.signal(signal.SIGTERM, previous)
 
 
-def _dry_run(target: str, output: str | None, selection: Selection) -> None:
+def _dry_run(target: str, output: str | None, selection: Selection, verify: bool) -> None:
     """What a build would do, reading the spec (planned in memory) or plan.json, and the store; writes nothing."""
     from compiler.run.digest import DigestCache
     from compiler.run.lock import STATE_DIR
@@ -285,7 +288,8 @@ def _dry_run(target: str, output: str | None, selection: Selection) -> None:
         plan = load_plan(target)
     # The cache is read, never saved: a dry run writes nothing (it may hash changed files again later).
     cache = DigestCache(plan.root / STATE_DIR / "digests.json")
-    decisions = decide(plan, selection, Store(plan.root), path_vars(plan), cache)
+    decisions = decide(plan, selection, Store(plan.root), path_vars(plan), cache, verify)
+    _echo_findings(d.state.notice for d in decisions if d.state.notice is not None)
     click.echo(f"dry run of {plan.root} (nothing is run or written)")
     total = len(plan.steps)
     for d in decisions:
@@ -334,12 +338,17 @@ def _clean(target: str, output: str | None) -> None:
 @click.command()
 @click.argument("build_dir", metavar="BUILD_DIR")
 @click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
-def status(build_dir: str, fmt: str) -> None:
-    """Show each step of BUILD_DIR: done, stale (and why) or missing. Reads only; exits 0."""
+@click.option("--verify", is_flag=True, help="Check every built output file's sha256, not only its size and mtime.")
+def status(build_dir: str, fmt: str, verify: bool) -> None:
+    """Show each step of BUILD_DIR: done, stale (and why) or missing, and files changed since a step was built.
+
+    Reads only; exits 0 (1 when plan.json cannot be read).
+    """
     from compiler.run.digest import DigestCache
     from compiler.run.errors import BuildError
     from compiler.run.lock import STATE_DIR
     from compiler.run.plandoc import load_plan, path_vars
+    from compiler.run.folder import pending_plan_json
     from compiler.run.state import assess
     from compiler.run.store import Store
 
@@ -347,13 +356,14 @@ def status(build_dir: str, fmt: str) -> None:
         if not Path(build_dir).is_dir():
             raise BuildError(TARGET_MISSING, f"no such build folder: {build_dir}",
                              "pass a folder written by `trtdeploy compile` or `trtdeploy build`", exit_code=2)
-        from compiler.run.folder import pending_plan_json
-
         notes = _status_notes(Path(build_dir))
         _echo_findings(notes)
         plan = load_plan(build_dir, pending_plan_json(Path(build_dir)))  # as the next build will see it
         cache = DigestCache(plan.root / STATE_DIR / "digests.json")
-        states = assess(plan, Store(plan.root), path_vars(plan), cache, strict=False)
+        states = assess(plan, Store(plan.root), path_vars(plan), cache, strict=False, full=verify)
+        changed = _changed_files(plan, states)
+        _echo_findings(changed)
+        notes += changed
     if fmt == "json":
         click.echo(json.dumps({"build_dir": str(plan.root), "steps": [_state_json(s) for s in states],
                                "findings": [f.to_json() for f in notes]}, indent=2))
@@ -364,6 +374,15 @@ def status(build_dir: str, fmt: str) -> None:
     out_width = max((len(s.step.output) for s in states), default=0)
     for s in states:
         click.echo(f"{s.state.value:<8} {s.step.index:02d} {s.step.id:<{width}}  {s.step.output:<{out_width}}  {s.reason}")
+
+
+def _changed_files(plan: BuildPlan, states: list[StepState]) -> list[Finding]:
+    """B301 / B302 warnings: outputs and scripts changed since their step was built, scripts edited after compile."""
+    from compiler.run.state import edited_scripts
+
+    found = [s.notice for s in states if s.notice is not None]
+    reported = {s.step.id for s in states if s.notice is not None and s.notice.code == "B302"}
+    return found + edited_scripts(plan, skip=reported)
 
 
 def _status_notes(root: Path) -> list[Finding]:

@@ -28,15 +28,17 @@ from compiler.findings import Finding, Severity
 from compiler.run.digest import DigestCache
 from compiler.run.errors import BuildError, problem
 from compiler.run.lock import STATE_DIR
+from compiler.run.manifest import manifest, script_sha256
 from compiler.run.plandoc import BuildPlan, PathVars, RunStep
 from compiler.run.processes import LEFT_RUNNING, STOP_GRACE_S, StepGroup
 from compiler.run.progress import REFRESH_S, Reporter, seconds_text
 from compiler.run.state import StepState, assess_step, input_digests, run_key
-from compiler.run.store import Record, Store, has_content
+from compiler.run.store import RECORD, Record, Store, has_content
 
 TAIL = 20
 READ_CHUNK = 1 << 16
 SCRIPT_MISSING = "B109"
+SCRIPT_EDITED = "B302"
 UNWRITABLE = "B111"
 UNKNOWN_STEP = "B202"
 SELECTION_CONFLICT = "B203"
@@ -110,8 +112,9 @@ def forced_ids(plan: BuildPlan, selection: Selection, selected: list[str]) -> se
     return forced
 
 
-def decide(plan: BuildPlan, selection: Selection, store: Store, variables: PathVars, cache: DigestCache) -> list[Decision]:
-    """Preflight and dry run: for each selected step, whether it runs and why.
+def decide(plan: BuildPlan, selection: Selection, store: Store, variables: PathVars, cache: DigestCache,
+           full: bool = False) -> list[Decision]:
+    """Preflight and dry run: for each selected step, whether it runs and why (`full`: --verify).
 
     Raises:
         BuildError: unknown step ids (exit 2), a missing input, or a step outside the
@@ -127,7 +130,7 @@ def decide(plan: BuildPlan, selection: Selection, store: Store, variables: PathV
     for step in plan.steps:
         if step.id not in needed:
             continue
-        states[step.id] = assess_step(step, store, input_digests(step, variables, plan.root, cache), states)
+        states[step.id] = assess_step(step, store, input_digests(step, variables, plan.root, cache), states, full)
         if step.id not in selected:
             _require_done(states[step.id], selection)
             continue
@@ -168,6 +171,7 @@ class Runner:
         self.reporter = reporter
         self.environ = dict(os.environ if environ is None else environ)
         self.notes: list[Finding] = []  # warnings of the run (a step that left processes running)
+        self.ran_scripts: dict[str, str] = {}  # step id -> sha256 of the script as it was when checked
 
     def run(self, decisions: list[Decision]) -> BuildResult:
         """Run or skip each decision in order; stop at the first failure."""
@@ -196,10 +200,19 @@ class Runner:
         return result
 
     def _check_scripts(self, steps: list[RunStep]) -> None:
+        """Every script to run exists and, when plan.json has its digest, is the one compile wrote."""
         for step in steps:
-            if not (self.plan.root / step.script).is_file():
+            digest = script_sha256(self.plan.root / step.script)
+            if digest is None:
                 raise BuildError(SCRIPT_MISSING, f"{self.plan.root / step.script} is missing",
                                  "recompile the build folder with `trtdeploy compile SPEC -o DIR`")
+            wanted = step.document.script_sha256
+            if wanted is not None and digest != wanted:
+                raise BuildError(SCRIPT_EDITED, f"{step.script} was edited after compile: its sha256 is not the one "
+                                 "plan.json records, so it is not the reviewed plan; nothing was run",
+                                 "recompile the build folder (`trtdeploy compile SPEC -o DIR`) to get the plan's script "
+                                 "back; change the spec, not the script")
+            self.ran_scripts[step.id] = digest
 
     def _run_step(self, decision: Decision, total: int) -> Failure | None:
         step = decision.step
@@ -274,6 +287,7 @@ class Runner:
             output_id=uuid.uuid4().hex, aspects=dict(step.aspects), inputs=inputs,
             depends_on={d: {"run_key": r.run_key, "output_id": r.output_id} for d, r in dep_records.items()},
             started=started, finished=_now(), seconds=round(seconds, 3), host=socket.gethostname(),
+            script=step.script, script_sha256=self.ran_scripts[step.id], outputs=manifest(tmp, frozenset({RECORD})),
         )
         self.store.promote(tmp, step)
         self.store.write_record(step, record)

@@ -35,7 +35,7 @@ from compiler.pipeline import check_spec
 from compiler.plan.planner import make_plan
 from compiler.render import is_executable, render_build
 from compiler.run.folder import write_build_folder
-from runkit import Host, host_env, make_host
+from runkit import Host, host_env, make_host, write_spec
 
 SEED = 20240607
 GENERATED = ("plan.json", "plan.md", "steps", "launch")
@@ -83,15 +83,6 @@ def host(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Host]:
     yield made
 
 
-def write_spec(host: Host, path: Path, batch: int) -> Path:
-    path.write_text("\n".join([
-        "name: tiny-swap", "model:", f"  path: {host.model}", "quantization:", "  format: fp8", "  kv_cache: fp8",
-        "  calibration:", f"    dataset: {host.calib}", "    samples: 32", "parallelism:", "  tp: 2", "limits:",
-        f"  max_batch_size: {batch}", "  max_input_len: 256", "  max_output_len: 256", "target:", "  gpu: H100-SXM",
-        "  gpus_per_node: 2", '  tensorrt_llm: "1.2.0"', ""]))
-    return path
-
-
 def rendered(spec: Path) -> dict[str, str]:
     report = check_spec(spec)
     assert report.resolved is not None, report.findings
@@ -122,9 +113,9 @@ def crash(args: list[str], kill_at: int, count_file: Path, ops_file: Path | None
 def built(host: Host, tmp_path: Path, trtdeploy: Callable[..., Result]) -> tuple[Path, dict[str, str]]:
     """A folder built from spec A (batch 4), and the files of spec B (batch 8) to compile into it."""
     folder = tmp_path / "built"
-    result = trtdeploy("build", str(write_spec(host, tmp_path / "a.yaml", 4)), "-o", str(folder), "--skip-doctor", "--plain")
+    result = trtdeploy("build", str(write_spec(host, tmp_path / "a.yaml", batch=4)), "-o", str(folder), "--skip-doctor", "--plain")
     assert result.exit_code == 0, result.output
-    return folder, rendered(write_spec(host, tmp_path / "b.yaml", 8))
+    return folder, rendered(write_spec(host, tmp_path / "b.yaml", batch=8))
 
 
 def test_sigkill_at_every_file_operation_of_a_recompile(built: tuple[Path, dict[str, str]], tmp_path: Path,
@@ -186,7 +177,7 @@ def test_a_build_completes_an_interrupted_compile_and_reruns_only_what_changed(
 def test_sigkill_inside_build_spec_at_seeded_points(host: Host, tmp_path: Path,
                                                     trtdeploy: Callable[..., Result]) -> None:
     """`trtdeploy build SPEC` as a process: compile under the lock, then the run; killed at 6 seeded points."""
-    spec_a, spec_b = write_spec(host, tmp_path / "a.yaml", 4), write_spec(host, tmp_path / "b.yaml", 8)
+    spec_a, spec_b = write_spec(host, tmp_path / "a.yaml", batch=4), write_spec(host, tmp_path / "b.yaml", batch=8)
     reference = tmp_path / "reference"
     for spec in (spec_a, spec_b):
         assert trtdeploy("build", str(spec), "-o", str(reference), "--skip-doctor", "--plain").exit_code == 0

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from click.testing import Result
 
-from runkit import Host, calls
+from runkit import Host, calls, write_spec
 
 MISSING = [m for m in ("compiler.render", "compiler.cli.plan", "compiler.plan.planner") if importlib.util.find_spec(m) is None]
 pytestmark = pytest.mark.skipif(bool(MISSING), reason=f"the planner/renderer is not there yet: {', '.join(MISSING)} missing")
@@ -18,24 +18,6 @@ pytestmark = pytest.mark.skipif(bool(MISSING), reason=f"the planner/renderer is 
 Build = Callable[..., Result]
 LINES = {"1.2.0": "1.x", "0.16.0": "0.12", "0.8.0": "0.8"}
 FIRST = {"fp8": "quantize", "int8_sq": "convert", "gptq_ckpt": "convert", "none": "convert"}
-
-
-def write_spec(host: Host, path: Path, fmt: str = "fp8", version: str = "1.2.0", gpu: str = "H100-SXM", tp: int = 2,
-               batch: int = 4, samples: int = 32) -> Path:
-    quant = {"fp8": ["format: fp8", "kv_cache: fp8"], "int8_sq": ["format: int8_sq"], "none": ["format: none"],
-             "gptq_ckpt": ["format: int4_gptq", f"checkpoint: {host.checkpoint}"]}[fmt]
-    if fmt in {"fp8", "int8_sq"}:
-        quant += ["calibration:", f"  dataset: {host.calib}", f"  samples: {samples}"]
-    lines = [
-        f"name: tiny-{fmt.replace('_', '-')}",
-        "model:", f"  path: {host.model}",
-        "quantization:", *(f"  {line}" for line in quant),
-        "parallelism:", f"  tp: {tp}",
-        "limits:", f"  max_batch_size: {batch}", "  max_input_len: 256", "  max_output_len: 256",
-        "target:", f"  gpu: {gpu}", "  gpus_per_node: 2", f'  tensorrt_llm: "{version}"',
-    ]
-    path.write_text("\n".join(lines) + "\n")
-    return path
 
 
 def ran(result: Result) -> list[str]:
