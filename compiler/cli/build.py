@@ -160,11 +160,10 @@ def _build_target(target: str, output: str | None) -> tuple[Path, dict[str, str]
 
     Raises:
         BuildError: no such target (B100), a spec that cannot be built (B113), a folder that is not
-            a build folder (B110) or has no plan.json (B101).
+            a build folder (B110), or a plan.json that is missing or not one to run (B101-B108).
     """
     from compiler.run.folder import check_replaceable, compile_pending
-    from compiler.run.plandoc import PLAN_MISSING, plan_json_path
-    from compiler.run.errors import BuildError
+    from compiler.run.plandoc import load_plan
 
     if _is_spec(target):
         from compiler.render import render_build
@@ -174,9 +173,8 @@ def _build_target(target: str, output: str | None) -> tuple[Path, dict[str, str]
         check_replaceable(root)
         return root, render_build(_make_plan(resolved, findings))
     root = Path(target)
-    if not plan_json_path(root).is_file() and not compile_pending(root):
-        raise BuildError(PLAN_MISSING, f"{plan_json_path(root)} does not exist",
-                         "pass a build folder written by `trtdeploy compile SPEC -o DIR`, or a spec")
+    if not compile_pending(root):
+        load_plan(root)  # a folder without a good plan.json is refused before anything is written into it
     return root, None
 
 

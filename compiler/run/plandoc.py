@@ -230,7 +230,7 @@ class PathVars:
             if name in self.values:
                 return self.values[name]
             if name in self.unset:
-                raise BuildError(VARIABLE_UNAVAILABLE, f"{text} needs ${{{name}}}, which the plan leaves to the environment",
+                raise BuildError(VARIABLE_UNAVAILABLE, f"input path {text!r} needs ${{{name}}}, which the plan leaves to the environment",
                                  f"set {self.unset[name]}")
             if name not in PLAN_VARIABLES:
                 return match.group(0)  # not one of the planner's: literal text of a path the user wrote

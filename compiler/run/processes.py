@@ -85,7 +85,9 @@ class StepGroup:
             BuildError: B210 when processes are still there GONE_TIMEOUT_S after SIGKILL.
         """
         running = self.members()
-        if running and grace > 0:
+        if not running:
+            return []
+        if grace > 0:
             _signal_all(running, signal.SIGTERM)
             _wait_gone(self.members, grace)
         stop_all(self.members, self.step_id)
@@ -94,10 +96,15 @@ class StepGroup:
         return running
 
     def members(self) -> list[int]:
-        """Live processes of this run: the main process, its session, and its cgroup."""
+        """Live processes of this run: the main process, and its cgroup (else its session, scanned in /proc).
+
+        Only privileged code can move a process out of a cgroup, so where there is one its list is complete
+        and far cheaper than a scan of every process on the host.
+        """
         found = set(cgroup_members(self.cgroup) if self.cgroup else [])
         if self.proc is not None:
-            found.update(session_members(self.proc.pid))
+            if self.cgroup is None:
+                found.update(session_members(self.proc.pid))
             if self.proc.poll() is None:
                 found.add(self.proc.pid)
         return sorted(found)
@@ -217,10 +224,11 @@ def _wait_gone(members: Callable[[], list[int]], seconds: float) -> None:
 def _stat_fields(pid: int) -> list[str] | None:
     """The fields of /proc/<pid>/stat after the command name (state first), or None if there is no such process."""
     try:
-        text = (_PROC / str(pid) / "stat").read_text()
+        with open(f"{_PROC}/{pid}/stat", "rb") as handle:
+            data = handle.read()
     except OSError:
         return None
-    return text.rsplit(")", 1)[1].split()
+    return data.rsplit(b")", 1)[1].decode().split()
 
 
 def _start_ticks(pid: int) -> int | None:

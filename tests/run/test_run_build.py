@@ -188,6 +188,18 @@ def test_a_missing_input_is_a_preflight_failure(host: Host, compile_folder: Call
     assert calls(host) == [] and not (folder / "logs").exists()
 
 
+def test_an_input_variable_without_a_value_is_a_preflight_failure(host: Host, compile_folder: Callable[..., Path],
+                                                                  trtdeploy: Build) -> None:
+    folder = compile_folder()
+    plan = json.loads((folder / "plan.json").read_text())
+    plan["variables"]["MODEL_DIR"] = {"env": "TRTDEPLOY_MODEL_DIR", "default": None}  # compiled without model.path
+    (folder / "plan.json").write_text(json.dumps(plan))
+    result = build(trtdeploy, folder)
+    assert result.exit_code == 1
+    assert "B207 error: input path '${MODEL_DIR}' needs ${MODEL_DIR}, which the plan leaves to the environment" in result.stderr
+    assert "help: set TRTDEPLOY_MODEL_DIR" in result.stderr and calls(host) == []
+
+
 def test_leftovers_of_a_killed_run_are_removed(host: Host, compile_folder: Callable[..., Path], trtdeploy: Build) -> None:
     folder = compile_folder()
     junk = folder / "store" / ".tmp" / "quantize-0123.999.abcd"

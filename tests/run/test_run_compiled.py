@@ -74,7 +74,19 @@ def test_a_spec_with_errors_builds_nothing(host: Host, tmp_path: Path, trtdeploy
     spec = write_spec(host, tmp_path / "spec.yaml", tp=3)
     result = trtdeploy("build", str(spec), "-o", str(tmp_path / "out"), "--skip-doctor")
     assert result.exit_code == 1
-    assert "has errors; nothing was built" in result.stderr and not (tmp_path / "out").exists()
+    assert "B113 error: " in result.stderr and "has errors; nothing was built" in result.stderr
+    assert not (tmp_path / "out").exists()
+
+
+def test_a_spec_is_never_compiled_into_a_folder_of_other_files(host: Host, tmp_path: Path, trtdeploy: Build) -> None:
+    spec, home = write_spec(host, tmp_path / "spec.yaml"), tmp_path / "home"
+    home.mkdir()
+    (home / "thesis.tex").write_text("precious\n")
+    for command in (("build", str(spec), "-o", str(home), "--skip-doctor"), ("compile", str(spec), "-o", str(home))):
+        result = trtdeploy(*command)
+        assert result.exit_code == 1
+        assert f"B110 error: cannot write {home}: it is a folder with files but no plan.json" in result.stderr
+        assert [p.name for p in home.iterdir()] == ["thesis.tex"]
 
 
 @pytest.mark.parametrize(("gpu", "fmt", "status"), [("H100-SXM", "fp8", "ok"), ("A10", "none", "FAIL")])

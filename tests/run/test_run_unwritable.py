@@ -1,4 +1,5 @@
-"""A build folder this user cannot write (its .trtdeploy/ state, its store) is a B111 finding, never a traceback.
+"""A build folder this user cannot write (its .trtdeploy/ state, its store) is a B111 finding, never a traceback;
+an input it cannot read is a B206 finding.
 
 Root ignores file modes, so as root the CLI runs without CAP_DAC_OVERRIDE (util-linux setpriv):
 the modes then apply to it as to anyone else.
@@ -80,3 +81,16 @@ def test_an_unwritable_lock_folder_is_a_finding(host: Host, compile_folder: Call
         assert "B111 error: cannot create the lock file " in result.stderr and "Traceback" not in result.stderr
     status = trtdeploy_process("status", str(folder))  # reads only: a read-only folder is fine
     assert status.returncode == 0, status.stderr
+
+
+def test_an_unreadable_model_file_is_a_finding(host: Host, compile_folder: Callable[..., Path]) -> None:
+    folder = compile_folder()
+    weights = host.model / "model.safetensors"
+    weights.chmod(0)
+    try:
+        result = trtdeploy_process("build", str(folder), "--skip-doctor", "--plain")
+    finally:
+        weights.chmod(0o644)
+    assert result.returncode == 1, result.stderr
+    assert f"B206 error: step quantize: cannot read model input {host.model}" in result.stderr
+    assert "Permission denied" in result.stderr and "help: check its permissions" in result.stderr
