@@ -16,6 +16,7 @@ members, so members of a session whose leader is gone are the step's).
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import secrets
@@ -269,8 +270,9 @@ def boot_id() -> str:
 # ---------------------------------------------------------------- cgroup v2
 
 
+@functools.cache
 def _own_cgroup() -> Path | None:
-    """This process's cgroup v2 folder, when the unified hierarchy is mounted."""
+    """This process's cgroup v2 folder, when the unified hierarchy is mounted (read once per process)."""
     try:
         lines = (_PROC / "self" / "cgroup").read_text().splitlines()
         mounts = (_PROC / "self" / "mountinfo").read_text().splitlines()
@@ -347,6 +349,7 @@ def _child_setup(cgroup_procs: str | None) -> Callable[[], None]:
     return setup
 
 
+@functools.cache
 def _prctl_pdeathsig() -> Callable[[], None] | None:
     if not sys.platform.startswith("linux"):
         return None
