@@ -422,7 +422,7 @@ def _child(text: str, index: int, part: str | int) -> int | None:
     try:
         while text[index] != closer:
             if opener == "{":
-                key, index = json.decoder.scanstring(text, index + 1)
+                key, index = _DECODER.raw_decode(text, index)
                 index = _skip(text, _skip(text, index) + 1)  # past the ':'
                 if key == part:
                     return index
@@ -459,7 +459,7 @@ def _find_duplicate(text: str, index: int) -> tuple[int, int | None]:
     while text[index] != closer:
         if opener == "{":
             start = index
-            key, index = json.decoder.scanstring(text, index + 1)
+            key, index = _DECODER.raw_decode(text, index)
             if key in seen:
                 return index, start
             seen.add(key)

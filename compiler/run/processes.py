@@ -132,7 +132,7 @@ def stop_leftovers(state_dir: Path) -> list[Finding]:
     for path, attempt in _records(state_dir):
         left = attempt_members(attempt)
         if left:
-            stop_all(lambda a=attempt: attempt_members(a), attempt.step)
+            stop_all(functools.partial(attempt_members, attempt), attempt.step)
             notes.append(problem(LEFT_RUNNING, f"stopped {_count(left)} left running by an interrupted run of step "
                                  f"{attempt.step} (pid {', '.join(map(str, left))})",
                                  "nothing to do: they were stopped before the step runs again", severity=Severity.WARNING))

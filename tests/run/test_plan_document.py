@@ -18,7 +18,6 @@ from click.testing import Result
 from compiler.plan.document import PlanDocument, document_text, locate, plan_document, read_document
 from compiler.render import render_build
 from compiler.run.errors import BuildError
-from compiler.run.plandoc import load_plan
 from runkit import Host, Knobs, make_plan
 
 SPECS = sorted((Path(__file__).resolve().parents[2] / "specs").glob("*.yaml"))
