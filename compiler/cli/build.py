@@ -235,9 +235,8 @@ def _preflight_doctor(plan: BuildPlan, decisions: list[Decision]) -> None:
 
 
 def _report_result(plan: BuildPlan, result: BuildResult) -> None:
-    from compiler.run.progress import seconds_text
-
     from compiler.run.errors import BuildError
+    from compiler.run.progress import seconds_text
 
     failure = result.failure
     if failure is None:

@@ -69,8 +69,12 @@ class StepGroup:
         if self.cgroup is not None and not _make_cgroup(self.cgroup):
             self.cgroup = None
         procs = str(self.cgroup / "cgroup.procs") if self.cgroup else None
-        proc = subprocess.Popen(list(argv), cwd=cwd, env=dict(env), stdin=subprocess.DEVNULL, stdout=stdout,
-                                stderr=subprocess.STDOUT, start_new_session=True, preexec_fn=_child_setup(procs))
+        try:
+            proc = subprocess.Popen(list(argv), cwd=cwd, env=dict(env), stdin=subprocess.DEVNULL, stdout=stdout,
+                                    stderr=subprocess.STDOUT, start_new_session=True, preexec_fn=_child_setup(procs))
+        except BaseException:
+            self.close()  # nothing started
+            raise
         self.proc = proc
         if self.cgroup is not None and not _in_cgroup(proc.pid, self.cgroup):
             _remove_cgroup(self.cgroup)  # the move was refused: the session alone holds the step
@@ -88,10 +92,11 @@ class StepGroup:
         running = self.members()
         if not running:
             return []
+        group = self.proc.pid if self.proc is not None else None
         if grace > 0:
-            _signal_all(running, signal.SIGTERM)
+            _signal_all(running, signal.SIGTERM, group)
             _wait_gone(self.members, grace)
-        stop_all(self.members, self.step_id)
+        stop_all(self.members, self.step_id, group)
         if self.proc is not None and self.proc.poll() is None:
             self.proc.wait()
         return running
@@ -158,7 +163,8 @@ def running_leftovers(state_dir: Path) -> list[Finding]:
 def attempt_members(attempt: Attempt) -> list[int]:
     """Live processes of a recorded run: its cgroup's, and its session's when the session is still its own."""
     found = set(cgroup_members(Path(attempt.cgroup)) if attempt.cgroup else [])
-    if attempt.sid is not None and attempt.boot_id == boot_id():
+    # Without /proc a reused pid cannot be told apart, so a recorded session is trusted only with it.
+    if attempt.sid is not None and _PROC.is_dir() and attempt.boot_id == boot_id():
         leader = _start_ticks(attempt.sid)
         if leader is None or leader == attempt.start_ticks:  # else the pid was reused: the session is gone
             found.update(session_members(attempt.sid))
@@ -187,8 +193,9 @@ def _count(pids: list[int]) -> str:
 # ---------------------------------------------------------------- stopping
 
 
-def stop_all(members: Callable[[], list[int]], step_id: str) -> None:
-    """SIGKILL the members until none is left (they may fork while being killed).
+def stop_all(members: Callable[[], list[int]], step_id: str, group: int | None = None) -> None:
+    """SIGKILL the members (and the process group `group`, where /proc cannot list them) until none is left
+    (they may fork while being killed).
 
     Raises:
         BuildError: B210 when some are still there after GONE_TIMEOUT_S.
@@ -198,17 +205,22 @@ def stop_all(members: Callable[[], list[int]], step_id: str) -> None:
         left = members()
         if not left:
             return
-        _signal_all(left, signal.SIGKILL)
+        _signal_all(left, signal.SIGKILL, group)
         if time.monotonic() > deadline:
             raise BuildError(LEFT_RUNNING, f"processes of step {step_id} could not be stopped (pid {', '.join(map(str, left))})",
                              "stop them (they may be stuck in the kernel, state D in ps), then run the build again")
         time.sleep(POLL_S)
 
 
-def _signal_all(pids: list[int], sig: signal.Signals) -> None:
+def _signal_all(pids: list[int], sig: signal.Signals, group: int | None = None) -> None:
     for pid in pids:
         try:
             os.kill(pid, sig)
+        except (ProcessLookupError, PermissionError):
+            pass
+    if group is not None:
+        try:
+            os.killpg(group, sig)
         except (ProcessLookupError, PermissionError):
             pass
 
