@@ -35,7 +35,6 @@ COMMANDS = {
     "trtdeploy plan --format json ONE_SPEC": ["plan", "--format", "json", str(SPEC)],
 }
 TARGETED = {"trtdeploy --help", "trtdeploy check ONE_SPEC"}
-BUILD_DIR = Path(tempfile.mkdtemp(prefix="trtdeploy-bench-status-")) / "build"
 
 
 def measure(args: list[str], env: dict[str, str]) -> tuple[float, float, float]:
@@ -51,13 +50,16 @@ def measure(args: list[str], env: dict[str, str]) -> tuple[float, float, float]:
 
 
 def main() -> list[str]:
+    with tempfile.TemporaryDirectory(prefix="trtdeploy-bench-status-") as tmp:
+        build_dir = write_folder(Path(tmp) / "build")
+        return measure_all({**COMMANDS, "trtdeploy status BUILD_DIR": ["status", str(build_dir)]})
+
+
+def measure_all(commands: dict[str, list[str]]) -> list[str]:
     lines: list[str] = []
-    if not BUILD_DIR.exists():
-        write_folder(BUILD_DIR)
-    COMMANDS["trtdeploy status BUILD_DIR"] = ["status", str(BUILD_DIR)]
     python_only = median_of(RUNS, lambda: run_quiet([sys.executable, "-c", "pass"])[0])[0]
     for label, env in (("bytecode cached", cached_env()), ("no bytecode cache", uncached_env())):
-        for name, args in COMMANDS.items():
+        for name, args in commands.items():
             median, low, high = measure(args, env)
             verdict = ""
             if name in TARGETED and label == "bytecode cached":
