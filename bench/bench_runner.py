@@ -52,9 +52,8 @@ def write_folder(root: Path) -> Path:
                       "outputs": [f"store/{step_id}-{fingerprint[:16]}"],
                       "depends_on": [f"s{index - 1:02d}"] if index > 1 else [], "fingerprint": fingerprint,
                       "aspects": {}, "reason": "benchmark", "env": {}, "script": script})
-    plan = {"schema_version": 1, "name": "bench", "spec": "bench.yaml",
-            "tensorrt_llm": {"version": "1.2.0", "line": "1.x"}, "resolved": {}, "memory": {},
-            "variables": {}, "steps": steps, "launch": {}}
+    plan = {"schema_version": 1, "name": "bench", "spec": "bench.yaml", "tensorrt_llm": {"version": "1.2.0"},
+            "steps": steps}  # the document's other keys are optional (compiler/plan/document.py)
     (root / "plan.json").write_text(json.dumps(plan, indent=2), encoding="utf-8")
     return root
 
@@ -84,14 +83,15 @@ def build_cli(root: Path) -> tuple[float, float]:
 
 def build_in_process(root: Path) -> float:
     from compiler.run.digest import DigestCache
-    from compiler.run.lock import STATE_DIR, BuildLock
+    from compiler.run.folder import BuildFolder
+    from compiler.run.lock import STATE_DIR
     from compiler.run.plandoc import load_plan, path_vars
     from compiler.run.progress import make_reporter
     from compiler.run.runner import Runner, Selection, decide
     from compiler.run.store import Store
 
     start = time.perf_counter()
-    with BuildLock(root.resolve()), open(os.devnull, "w") as sink:
+    with BuildFolder(root), open(os.devnull, "w") as sink:
         stdout, sys.stdout = sys.stdout, sink
         try:
             plan = load_plan(root)

@@ -1,4 +1,7 @@
-"""(c) Cold start: `trtdeploy --help` and `trtdeploy check ONE_SPEC` as whole processes, median of 15.
+"""(c) Cold start: `trtdeploy --help`, `check ONE_SPEC` and `status BUILD_DIR` as whole processes, median of 15.
+
+`status BUILD_DIR` is the runner's path (plan.json read through its pydantic document, no
+spec, catalogs or planner), on the 20-step folder of bench_runner.py.
 
 Measured with bytecode caches (as an installed trtdeploy runs) against the target, and
 without them (every compiler/ module compiled from source on each start) for reference.
@@ -7,10 +10,12 @@ without them (every compiler/ module compiled from source on each start) for ref
 from __future__ import annotations
 
 import sys
+import tempfile
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
+from bench_runner import write_folder
 from common import (
     ROOT,
     cached_env,
@@ -45,10 +50,16 @@ def measure(args: list[str], env: dict[str, str]) -> tuple[float, float, float]:
 
 
 def main() -> list[str]:
+    with tempfile.TemporaryDirectory(prefix="trtdeploy-bench-status-") as tmp:
+        build_dir = write_folder(Path(tmp) / "build")
+        return measure_all({**COMMANDS, "trtdeploy status BUILD_DIR": ["status", str(build_dir)]})
+
+
+def measure_all(commands: dict[str, list[str]]) -> list[str]:
     lines: list[str] = []
     python_only = median_of(RUNS, lambda: run_quiet([sys.executable, "-c", "pass"])[0])[0]
     for label, env in (("bytecode cached", cached_env()), ("no bytecode cache", uncached_env())):
-        for name, args in COMMANDS.items():
+        for name, args in commands.items():
             median, low, high = measure(args, env)
             verdict = ""
             if name in TARGETED and label == "bytecode cached":

@@ -12,7 +12,7 @@ the same plan renders to the same bytes.
 from __future__ import annotations
 
 import functools
-import json
+import hashlib
 import shlex
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING
 from compiler.escape import fenced, markdown_code, markdown_text, visible
 from compiler.memory import gib
 from compiler.launchers.ranks import GPU_BINDING_ENV, RANK_ENTRYPOINT_ENV, RANK_ENV_NAMES
+from compiler.plan.document import document_text, plan_document
 from compiler.plan.model import (
     BUILD_DIR,
     EXAMPLES_DIR,
@@ -225,16 +226,28 @@ LAUNCH_RENDERERS: dict[str, Callable[[Plan], str]] = {
 }
 
 
-def plan_json(plan: Plan) -> str:
-    return json.dumps(plan.to_json(), indent=2, sort_keys=True, ensure_ascii=False) + "\n"
+def plan_json(plan: Plan, scripts: Mapping[str, str] | None = None) -> str:
+    """plan.json: the plan as the typed document the runner reads (compiler/plan/document.py).
+
+    With the rendered `scripts` (path -> text), each step also records its script's sha256,
+    so that the runner refuses a script edited after compile.
+    """
+    data = plan.to_json()
+    if scripts:
+        for step in data["steps"]:  # type: ignore[attr-defined]
+            text = scripts[step["script"]]
+            step["script_sha256"] = hashlib.sha256(text.encode("utf-8")).hexdigest()
+    return document_text(plan_document(data))
 
 
 def render_build(plan: Plan) -> dict[str, str]:
     """Every file of the build folder, by path relative to it, in a stable order."""
-    files = {"plan.json": plan_json(plan), "plan.md": render_markdown(plan)}
+    scripts: dict[str, str] = {}
     for step in plan.steps:
         assert step.script is not None
-        files[step.script] = render_step(plan, step)
+        scripts[step.script] = render_step(plan, step)
+    files = {"plan.json": plan_json(plan, scripts), "plan.md": render_markdown(plan), **scripts}
+    for step in plan.steps:
         for script, template in SCRIPTS.items():
             if script in step.argv:
                 files[script] = _render(f"steps/{template}")

@@ -191,7 +191,7 @@ class PluginsSection(Strict):
         AutoToggle.AUTO, description="custom all-reduce kernel (0.8-0.10; needs GPU peer-to-peer access)"
     )
     tokens_per_block: Annotated[int, Field(strict=True, ge=8, le=1024)] | None = Field(
-        None, description="KV-cache block size in tokens (default: the release line's)"
+        None, description="KV-cache block size in tokens (default: the release's)"
     )
 
 

@@ -1,6 +1,6 @@
-"""docs/spec.md and docs/spec.schema.json, generated from the spec's pydantic models.
+"""docs/spec.md, docs/spec.schema.json and docs/plan.schema.json, generated from the pydantic models.
 
-`python -m compiler.specdocs` rewrites both; a test fails when they are stale.
+`python -m compiler.specdocs` rewrites all three; a test fails when one is stale or missing.
 """
 
 from __future__ import annotations
@@ -16,6 +16,7 @@ from typing import Any
 from pydantic import BaseModel
 from pydantic.fields import FieldInfo
 
+from compiler.plan.document import json_schema as plan_json_schema
 from compiler.spec import SpecFile, json_schema
 
 DOCS = Path(__file__).resolve().parent.parent / "docs"
@@ -99,10 +100,16 @@ def schema_json() -> str:
     return json.dumps(json_schema(), indent=2, sort_keys=True) + "\n"
 
 
+def plan_schema_json() -> str:
+    """docs/plan.schema.json: the contract between compile (which writes plan.json) and the runner."""
+    return json.dumps(plan_json_schema(), indent=2, sort_keys=True) + "\n"
+
+
 def main() -> int:
     DOCS.mkdir(exist_ok=True)
     (DOCS / "spec.md").write_text(spec_markdown(), encoding="utf-8")
     (DOCS / "spec.schema.json").write_text(schema_json(), encoding="utf-8")
+    (DOCS / "plan.schema.json").write_text(plan_schema_json(), encoding="utf-8")
     return 0
 
 

@@ -4,13 +4,10 @@ Facts in compiler/catalog/ hold per release range: a row applies from `since`
 (inclusive) until `until` (exclusive). Versions order as PEP 440 does for the
 forms these projects publish: 0.16.0.dev2024121000 < 0.16.0rc1 < 0.16.0 < 0.16.0.post1,
 and "0.16" is 0.16.0.
-
-ReleaseLine is the older, coarse grouping; it is being replaced by exact versions.
 """
 
 from __future__ import annotations
 
-import enum
 import re
 from dataclasses import dataclass, field
 
@@ -84,62 +81,3 @@ class VersionRange:
         if self.until is None:
             return f"TensorRT-LLM {self.since} and newer"
         return f"TensorRT-LLM {self.since} up to (not including) {self.until}"
-
-
-class ReleaseLine(str, enum.Enum):
-    """A family of TensorRT-LLM releases that share command-line flags (being replaced by exact versions)."""
-
-    V0_8 = "0.8"
-    V0_12 = "0.12"
-    V1 = "1.x"
-
-    @property
-    def label(self) -> str:
-        return {"0.8": "0.8-0.10", "0.12": "0.12-0.x", "1.x": "1.x"}[self.value]
-
-    @property
-    def reference_column(self) -> str:
-        """The column of the reference flag tables that documents this line."""
-        return {"0.8": "0.8.0", "0.12": "0.16.0.dev", "1.x": "1.x"}[self.value]
-
-
-NEWEST_RELEASE = "1.2.0"
-SUPPORTED = "0.8.x-0.10.x, 0.12.x-0.21.x or 1.x"
-
-
-@dataclass(frozen=True)
-class Release:
-    """The release a spec names (as written, and parsed), and the line it belongs to."""
-
-    version: str
-    line: ReleaseLine
-    exact: Version
-
-
-class UnknownRelease(ValueError):
-    """The version names no supported release line."""
-
-
-def parse_release(text: str | None) -> Release:
-    """Map `target.tensorrt_llm` to its release line.
-
-    Raises:
-        UnknownRelease: for versions outside the three supported lines (0.11 is a
-            transition release whose flags belong to neither neighbour).
-    """
-    if text is None:
-        return Release(NEWEST_RELEASE, ReleaseLine.V1, parse_version(NEWEST_RELEASE))
-    try:
-        version = parse_version(text)
-    except VersionError as exc:
-        raise UnknownRelease(str(exc)) from None
-    major, minor = version.major, version.minor
-    if major == 1:
-        return Release(text, ReleaseLine.V1, version)
-    if major == 0 and 8 <= minor <= 10:
-        return Release(text, ReleaseLine.V0_8, version)
-    if major == 0 and 12 <= minor <= 21:
-        return Release(text, ReleaseLine.V0_12, version)
-    if major == 0 and minor == 11:
-        raise UnknownRelease("0.11 is a transition release whose flags match neither 0.10 nor 0.12")
-    raise UnknownRelease(f"TensorRT-LLM {text} is outside the supported releases")

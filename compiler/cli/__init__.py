@@ -27,7 +27,7 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
     "compile": ("compiler.cli.plan", "compile_", "Write the build folder of a spec without running it."),
     "build": ("compiler.cli.build", "build", "Run the plan: quantize, convert and build, skipping finished steps."),
     "status": ("compiler.cli.build", "status", "Show each step of a build folder: done, stale or missing."),
-    "doctor": ("compiler.cli.build", "doctor", "Check this host: tools, their release line, GPUs and disk."),
+    "doctor": ("compiler.cli.build", "doctor", "Check this host: tools, their release, GPUs and disk."),
     "diff": ("compiler.cli.diff", "diff", "Review spec changes: what must re-run, memory, new findings."),
 }
 

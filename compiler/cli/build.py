@@ -1,8 +1,9 @@
 """`trtdeploy build`, `trtdeploy status` and `trtdeploy doctor`: the commands of the run stage.
 
 Thin: parse arguments, call compiler.run, print. Every problem a user can fix is a
-BuildError printed as `trtdeploy: message` + `help:`; exit codes are 0 fine,
-1 failed step / preflight / locked, 2 usage error.
+Finding with a B code (carried by BuildError), printed as `CODE severity: message` +
+`  help: hint`; exit codes are 0 fine, 1 failed step / preflight / locked, 2 usage error.
+`build DIR` never reads a spec: it imports neither the spec models nor the planner.
 """
 
 from __future__ import annotations
@@ -10,15 +11,16 @@ from __future__ import annotations
 import json
 import signal
 import sys
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from types import FrameType
-from typing import TYPE_CHECKING, NoReturn
+from typing import TYPE_CHECKING
 
 import click
 
 if TYPE_CHECKING:
+    from compiler.findings import Finding
     from compiler.plan.model import Plan
     from compiler.run.doctor import HostNeeds
     from compiler.run.plandoc import BuildPlan
@@ -26,26 +28,34 @@ if TYPE_CHECKING:
     from compiler.run.state import StepState
 
 HASH_NOTICE_BYTES = 256 << 20
+TARGET_MISSING = "B100"
+SPEC_NOT_BUILDABLE = "B113"
+STEP_FAILED = "B208"
+HOST_NOT_READY = "B412"
 
 
-def _fail(message: str, hint: str = "", code: int = 1) -> NoReturn:
-    from compiler.escape import visible
+def _echo_findings(findings: Iterable[Finding]) -> None:
+    from compiler.run.errors import finding_text
 
-    click.echo(f"trtdeploy: {visible(message)}", err=True)
-    if hint:
-        click.echo(f"  help: {visible(hint)}", err=True)
-    sys.exit(code)
+    click.echo("".join(finding_text(f) for f in findings), nl=False, err=True)
 
 
 @contextmanager
 def _user_errors() -> Iterator[None]:
-    """Turn a BuildError into `trtdeploy: message` + `help:` and its exit code."""
-    from compiler.run.errors import BuildError
+    """Print a BuildError's findings and exit with its code; an OSError (a full disk, a folder
+    another user owns) is a B111 finding too, never a traceback."""
+    from compiler.run.errors import BuildError, problem
 
     try:
         yield
     except BuildError as exc:
-        _fail(exc.message, exc.hint, exc.exit_code)
+        _echo_findings(exc.findings)
+        sys.exit(exc.exit_code)
+    except OSError as exc:
+        where = f"{exc.filename}: " if exc.filename else ""
+        _echo_findings([problem("B111", f"cannot write the build folder: {where}{exc.strerror or exc}",
+                                "check free space and permissions on that path")])
+        sys.exit(1)
 
 
 # ---------------------------------------------------------------- build
@@ -61,50 +71,64 @@ def _user_errors() -> Iterator[None]:
 @click.option("--force", multiple=True, metavar="STEP", help="Re-run this step even if it is done, and the steps that read it (repeatable).")
 @click.option("--skip-doctor", is_flag=True, help="Do not check the host's tools, GPUs and disk before running.")
 @click.option("--clean", is_flag=True, help="Remove store folders this plan no longer uses and leftovers of killed runs, then stop.")
+@click.option("--verify", is_flag=True, help="Check every built output file's sha256, not only its size and mtime.")
 def build(target: str, output: str | None, plain: bool, dry_run: bool, only: tuple[str, ...], start: str | None,
-          force: tuple[str, ...], skip_doctor: bool, clean: bool) -> None:
+          force: tuple[str, ...], skip_doctor: bool, clean: bool, verify: bool) -> None:
     """Run the plan of SPEC (compiled first into -o DIR) or of an existing BUILD_DIR.
 
     Steps run in order, each logged to DIR/logs/NN-<id>.log; a step whose inputs
-    have not changed since it was built is skipped; a killed build resumes where it
-    stopped. Exits 0 when every step is built, 1 when one fails, 2 on a usage error.
+    have not changed since it was built is skipped (and one whose output or script
+    was changed since is built again); a killed build resumes where it stopped.
+    Exits 0 when every step is built, 1 when one fails, 2 on a usage error.
     """
     from compiler.run.runner import Selection
 
     selection = Selection(only=only, start=start, force=force)
     with _user_errors():
         if dry_run:
-            _dry_run(target, output, selection)
+            _dry_run(target, output, selection, verify)
         elif clean:
             _clean(target, output)
         else:
-            _build(target, output, selection, plain, skip_doctor)
+            _build(target, output, selection, plain, skip_doctor, verify)
 
 
 def _is_spec(target: str) -> bool:
-    """A spec file (or one that cannot be read: checking it says why) rather than a build folder."""
+    """A spec file (or one that cannot be read: checking it says why) rather than a build folder.
+
+    Raises:
+        BuildError: B100 (exit 2) when `target` does not exist.
+    """
     from compiler.pipeline import PathKind, path_kind
+    from compiler.run.errors import BuildError
 
     kind = path_kind(target)
     if kind is PathKind.MISSING:
-        _fail(f"no such spec or build folder: {target}", "pass a spec file (.yaml) or a folder written by `trtdeploy compile`", 2)
+        raise BuildError(TARGET_MISSING, f"no such spec or build folder: {target}",
+                         "pass a spec file (.yaml) or a folder written by `trtdeploy compile`", exit_code=2)
     return kind is not PathKind.FOLDER
 
 
 def _plan_spec(target: str) -> Plan:
-    """check_spec and plan, printing findings; exits 1 when the spec has errors or nothing to plan."""
+    """check_spec and plan, printing findings.
+
+    Raises:
+        BuildError: B113 when the spec has errors or nothing to plan.
+    """
     from compiler.pipeline import check_spec
     from compiler.report import render_text
+    from compiler.run.errors import BuildError
 
     report = check_spec(target, plan=True)
     if report.findings:
         click.echo(render_text([report], sys.stderr.isatty()), nl=False, err=True)
     if report.errors:
-        _fail(f"{target} has errors; nothing was built", f"fix them (`trtdeploy check {target}`) and run again")
+        raise BuildError(SPEC_NOT_BUILDABLE, f"{target} has errors; nothing was built",
+                         f"fix them (`trtdeploy check {target}`) and run again")
     if report.plan is None:
         from compiler.cli.plan import NOTHING_TO_PLAN, NOTHING_TO_PLAN_HINT
 
-        _fail(f"{target}: {NOTHING_TO_PLAN}; nothing was built", NOTHING_TO_PLAN_HINT)
+        raise BuildError(SPEC_NOT_BUILDABLE, f"{target}: {NOTHING_TO_PLAN}; nothing was built", NOTHING_TO_PLAN_HINT)
     return report.plan
 
 
@@ -114,53 +138,67 @@ def _default_dir(plan: Plan, output: str | None) -> Path:
 
 def _plan_in_memory(plan: Plan, root: Path) -> BuildPlan:
     """The plan of a spec as the runner reads plan.json, without writing anything (for --dry-run and doctor)."""
-    from compiler.run.plandoc import plan_from_json
+    from compiler.plan.document import plan_document
+    from compiler.run.plandoc import plan_of
 
-    data = json.loads(json.dumps(plan.to_json(), default=str))
-    return plan_from_json(data, root.resolve())
+    return plan_of(plan_document(plan.to_json()), root.resolve())
 
 
-def _compile(plan: Plan, root: Path) -> None:
-    """Write the build folder with the renderer, exactly as `trtdeploy compile` does.
+def _build_target(target: str, output: str | None) -> tuple[Path, dict[str, str] | None]:
+    """The build folder, and for a SPEC the files compile writes into it (rendered here, written under the lock).
 
-    The renderer takes the build folder's lock itself while it swaps the new files in
-    (and refuses while a build holds it), so this runs before the build takes the lock.
+    Raises:
+        BuildError: no such target (B100), a spec that cannot be built (B113), a folder that is not
+            a build folder (B110), or a plan.json that is missing or not one to run (B101-B108).
     """
-    from compiler.cli.plan import BuildFolderError, write_build_folder
-    from compiler.render import render_build
-    from compiler.run.errors import BuildError
+    from compiler.run.folder import check_replaceable, compile_pending
+    from compiler.run.plandoc import load_plan
 
-    try:
-        write_build_folder(root, render_build(plan))
-    except BuildFolderError as exc:
-        raise BuildError(f"cannot write {root}: {exc}", "wait for the running build, or pass another folder with -o") from None
-    click.echo(f"compiled {plan.spec_path} into {root}")
+    if _is_spec(target):
+        from compiler.render import render_build
+
+        planned = _plan_spec(target)
+        root = _default_dir(planned, output)
+        check_replaceable(root)
+        return root, render_build(planned)
+    root = Path(target)
+    if not compile_pending(root):
+        load_plan(root)  # a folder without a good plan.json is refused before anything is written into it
+    return root, None
 
 
-def _build(target: str, output: str | None, selection: Selection, plain: bool, skip_doctor: bool) -> None:
+def _build(target: str, output: str | None, selection: Selection, plain: bool, skip_doctor: bool, verify: bool) -> None:
     from compiler.run.digest import DigestCache
-    from compiler.run.lock import STATE_DIR, BuildLock
+    from compiler.run.folder import BuildFolder
+    from compiler.run.lock import STATE_DIR
     from compiler.run.plandoc import load_plan, path_vars
+    from compiler.run.processes import stop_leftovers
     from compiler.run.progress import make_reporter
     from compiler.run.runner import Runner, decide
     from compiler.run.store import Store
 
-    if _is_spec(target):
-        planned = _plan_spec(target)
-        root = _default_dir(planned, output)
-        _compile(planned, root)
-    else:
-        root = Path(target)
-    with BuildLock(root.resolve()), _terminate_as_interrupt():
+    root, files = _build_target(target, output)
+    # The folder is written and built under one hold of its lock: no other compile or build can slip in between.
+    with BuildFolder(root) as folder, _terminate_as_interrupt():
+        _echo_findings(folder.notes)
+        if files is not None:
+            from compiler.render import is_executable
+
+            folder.write(files, is_executable)
+            click.echo(f"compiled {target} into {root}")
         plan = load_plan(root)
         store = Store(plan.root)
+        _echo_findings(stop_leftovers(plan.root / STATE_DIR))  # before anything in store/.tmp is touched
         for name in store.clean_tmp():
             click.echo(f"removed store/.tmp/{name} (left by an interrupted run)")
         cache = DigestCache(plan.root / STATE_DIR / "digests.json", _hash_notice)
-        decisions = decide(plan, selection, store, path_vars(plan), cache)
+        decisions = decide(plan, selection, store, path_vars(plan), cache, verify)
+        _echo_findings(d.state.notice for d in decisions if d.state.notice is not None)
         if not skip_doctor:
             _preflight_doctor(plan, decisions)
-        result = Runner(plan, store, cache, make_reporter(plain)).run(decisions)
+        runner = Runner(plan, store, cache, make_reporter(plain))
+        result = runner.run(decisions)
+    _echo_findings(runner.notes)
     _report_result(plan, result)
 
 
@@ -173,26 +211,25 @@ def _hash_notice(path: str, size: int) -> None:
 
 def _preflight_doctor(plan: BuildPlan, decisions: list[Decision]) -> None:
     """Run doctor for the steps that will run; print problems, and stop on a failure."""
-    from compiler.run.doctor import failed, needs_from_plan, render_text, run_checks
+    from compiler.run.doctor import failed, needs_from_plan, run_checks
     from compiler.run.errors import BuildError
 
     if not any(d.run for d in decisions):
         return
     checks = run_checks(needs_from_plan(plan))
-    shown = [c for c in checks if c.status.value != "ok"]
-    if shown:
-        click.echo(render_text(shown), nl=False, err=True)
+    _echo_findings(c.problem for c in checks if c.problem is not None)
     if failed(checks):
-        raise BuildError("this host cannot run the build (doctor checks above failed)",
+        raise BuildError(HOST_NOT_READY, "this host cannot run the build (doctor checks above failed)",
                          "fix them, see `trtdeploy doctor " + str(plan.root) + "`; or pass --skip-doctor to run anyway")
 
 
 def _report_result(plan: BuildPlan, result: BuildResult) -> None:
+    from compiler.run.errors import BuildError
     from compiler.run.progress import seconds_text
 
     failure = result.failure
     if failure is None:
-        engine = plan.launch.get("engine_dir")
+        engine = plan.launch.engine_dir if plan.launch else None
         click.echo(f"built {plan.name} in {seconds_text(result.seconds)}: {len(result.ran)} ran, "
                    f"{len(result.skipped)} skipped" + (f"; engine: {engine}" if engine else ""))
         return
@@ -204,8 +241,8 @@ def _report_result(plan: BuildPlan, result: BuildResult) -> None:
     kept = f"; its partial output is in {failure.partial} until the next run" if failure.partial else ""
     done = len(result.ran) + len(result.skipped)
     resume = f": the {done} finished step{'s' if done != 1 else ''} before it will be skipped" if done else ""
-    _fail(f"step {failure.step.id} failed ({failure.why}); full log: {failure.log}{kept}",
-          f"fix the cause and run `trtdeploy build {plan.root}` again{resume}")
+    raise BuildError(STEP_FAILED, f"step {failure.step.id} failed ({failure.why}); full log: {failure.log}{kept}",
+                     f"fix the cause and run `trtdeploy build {plan.root}` again{resume}")
 
 
 @contextmanager
@@ -222,7 +259,7 @@ def _terminate_as_interrupt() -> Iterator[None]:
         signal.signal(signal.SIGTERM, previous)
 
 
-def _dry_run(target: str, output: str | None, selection: Selection) -> None:
+def _dry_run(target: str, output: str | None, selection: Selection, verify: bool) -> None:
     """What a build would do, reading the spec (planned in memory) or plan.json, and the store; writes nothing."""
     from compiler.escape import visible
     from compiler.run.digest import DigestCache
@@ -238,7 +275,8 @@ def _dry_run(target: str, output: str | None, selection: Selection) -> None:
         plan = load_plan(target)
     # The cache is read, never saved: a dry run writes nothing (it may hash changed files again later).
     cache = DigestCache(plan.root / STATE_DIR / "digests.json")
-    decisions = decide(plan, selection, Store(plan.root), path_vars(plan), cache)
+    decisions = decide(plan, selection, Store(plan.root), path_vars(plan), cache, verify)
+    _echo_findings(d.state.notice for d in decisions if d.state.notice is not None)
     click.echo(f"dry run of {plan.root} (nothing is run or written)")
     total = len(plan.steps)
     for d in decisions:
@@ -261,13 +299,17 @@ def _quote(arg: str) -> str:
 
 def _clean(target: str, output: str | None) -> None:
     """Remove store folders the plan does not use and store/.tmp leftovers, under the lock."""
-    from compiler.run.lock import BuildLock
+    from compiler.run.folder import BuildFolder
+    from compiler.run.lock import STATE_DIR
     from compiler.run.plandoc import load_plan
+    from compiler.run.processes import stop_leftovers
     from compiler.run.store import Store, remove, tree_bytes
 
     root = _default_dir(_plan_spec(target), output) if _is_spec(target) else Path(target)
-    with BuildLock(root.resolve()):
+    with BuildFolder(root) as folder:
+        _echo_findings(folder.notes)
         plan = load_plan(root)
+        _echo_findings(stop_leftovers(plan.root / STATE_DIR))
         store = Store(plan.root)
         freed = 0
         for path in store.unused(plan):
@@ -286,23 +328,36 @@ def _clean(target: str, output: str | None) -> None:
 @click.command()
 @click.argument("build_dir", metavar="BUILD_DIR")
 @click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
-def status(build_dir: str, fmt: str) -> None:
-    """Show each step of BUILD_DIR: done, stale (and why) or missing. Reads only; exits 0."""
+@click.option("--verify", is_flag=True, help="Check every built output file's sha256, not only its size and mtime.")
+def status(build_dir: str, fmt: str, verify: bool) -> None:
+    """Show each step of BUILD_DIR: done, stale (and why) or missing, and files changed since a step was built.
+
+    Reads only; exits 0 (1 when plan.json cannot be read).
+    """
     from compiler.pipeline import PathKind, path_kind
     from compiler.run.digest import DigestCache
+    from compiler.run.errors import BuildError
     from compiler.run.lock import STATE_DIR
     from compiler.run.plandoc import load_plan, path_vars
+    from compiler.run.folder import pending_plan_json
     from compiler.run.state import assess
     from compiler.run.store import Store
 
     with _user_errors():
         if path_kind(build_dir) is not PathKind.FOLDER:
-            _fail(f"no such build folder: {build_dir}", "pass a folder written by `trtdeploy compile` or `trtdeploy build`", 2)
-        plan = load_plan(build_dir)
+            raise BuildError(TARGET_MISSING, f"no such build folder: {build_dir}",
+                             "pass a folder written by `trtdeploy compile` or `trtdeploy build`", exit_code=2)
+        notes = _status_notes(Path(build_dir))
+        _echo_findings(notes)
+        plan = load_plan(build_dir, pending_plan_json(Path(build_dir)))  # as the next build will see it
         cache = DigestCache(plan.root / STATE_DIR / "digests.json")
-        states = assess(plan, Store(plan.root), path_vars(plan), cache, strict=False)
+        states = assess(plan, Store(plan.root), path_vars(plan), cache, strict=False, full=verify)
+        changed = _changed_files(plan, states)
+        _echo_findings(changed)
+        notes += changed
     if fmt == "json":
-        click.echo(json.dumps({"build_dir": str(plan.root), "steps": [_state_json(s) for s in states]}, indent=2))
+        click.echo(json.dumps({"build_dir": str(plan.root), "steps": [_state_json(s) for s in states],
+                               "findings": [f.to_json() for f in notes]}, indent=2))
         return
     counts = {k: sum(s.state.value == k for s in states) for k in ("done", "stale", "missing")}
     click.echo(f"{plan.root}: {len(states)} steps: " + ", ".join(f"{n} {k}" for k, n in counts.items() if n))
@@ -310,6 +365,32 @@ def status(build_dir: str, fmt: str) -> None:
     out_width = max((len(s.step.output) for s in states), default=0)
     for s in states:
         click.echo(f"{s.state.value:<8} {s.step.index:02d} {s.step.id:<{width}}  {s.step.output:<{out_width}}  {s.reason}")
+
+
+def _changed_files(plan: BuildPlan, states: list[StepState]) -> list[Finding]:
+    """B301 / B302 warnings: outputs and scripts changed since their step was built, scripts edited after compile."""
+    from compiler.run.state import edited_scripts
+
+    found = [s.notice for s in states if s.notice is not None]
+    reported = {s.step.id for s in states if s.notice is not None and s.notice.code == "B302"}
+    return found + edited_scripts(plan, skip=reported)
+
+
+def _status_notes(root: Path) -> list[Finding]:
+    """What status warns about besides the steps: processes an interrupted run left, an interrupted compile."""
+    from compiler.findings import Severity
+    from compiler.run.errors import problem
+    from compiler.run.folder import INTERRUPTED, compile_pending
+    from compiler.run.lock import STATE_DIR
+    from compiler.run.processes import running_leftovers
+
+    notes = running_leftovers(root / STATE_DIR)
+    if not compile_pending(root):
+        return notes
+    return notes + [problem(INTERRUPTED, f"{root}: a compile was interrupted while it replaced the files; the steps below are "
+                    "those of its plan.json, and steps/ may be of either compile until it is completed",
+                    "run `trtdeploy build DIR` or `trtdeploy compile` again: it completes the interrupted compile",
+                    severity=Severity.WARNING)]
 
 
 def _state_json(state: StepState) -> dict[str, object]:
@@ -325,7 +406,7 @@ def _state_json(state: StepState) -> dict[str, object]:
 @click.option("-o", "--output", "output", metavar="DIR", help="Build folder whose disk is checked for a SPEC (default: build/<name>).")
 @click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
 def doctor(target: str | None, output: str | None, fmt: str) -> None:
-    """Check this host for a build: the tools the plan's steps use and their release line,
+    """Check this host for a build: the tools the plan's steps use and their release,
     the examples scripts, the GPUs (model, memory, count) and the disk.
 
     Without an argument, checks TensorRT-LLM, trtllm-build and the GPUs only.
@@ -335,7 +416,7 @@ def doctor(target: str | None, output: str | None, fmt: str) -> None:
 
     with _user_errors():
         needs = basic_needs() if target is None else _needs_of(target, output)
-    checks = run_checks(needs)
+        checks = run_checks(needs)
     click.echo(render_json(checks) if fmt == "json" else render_text(checks), nl=False)
     if fmt == "text":
         bad = sum(c.status.value == "FAIL" for c in checks)

@@ -2,20 +2,15 @@
 
 Both check the spec first (compiler.pipeline.check_spec): a spec with errors prints
 its findings and exits 1, and no plan is made. `compile` renders every file in
-memory, writes them into a temporary sibling folder and renames it into place, so
-a failure never leaves a half-written build folder; an old build folder's plan
-files are replaced, and everything else in it (store/, logs/, the runner's state)
-is moved over.
+memory and hands them to compiler.run.folder, which replaces the generated files of
+the build folder under its lock, recoverably, and never moves store/, logs/ or the
+runner's state.
 """
 
 from __future__ import annotations
 
 import json
-import os
-import shutil
 import sys
-import tempfile
-from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -32,10 +27,6 @@ FORMATS = ("text", "json", "markdown")
 # A spec without errors that did not resolve: abstract, or its stopping errors silenced.
 NOTHING_TO_PLAN = "nothing to plan: the spec is abstract (a base for `extends:`), or the errors that stop it were silenced"
 NOTHING_TO_PLAN_HINT = "plan a spec that extends it, or run `trtdeploy check` without --ignore to see what stops it"
-
-
-class BuildFolderError(Exception):
-    """The build folder cannot be written; nothing was changed."""
 
 
 def _check_and_plan(spec: str, ignore: tuple[str, ...], error: tuple[str, ...]) -> tuple[SpecReport, Plan | None]:
@@ -90,7 +81,9 @@ def compile_(spec: str, out: str | None, ignore: tuple[str, ...], error: tuple[s
 
     Exits 0 when written, 1 when the spec has errors or the folder cannot be written.
     """
-    from compiler.render import render_build
+    from compiler.render import is_executable, render_build
+    from compiler.run.errors import BuildError, finding_text
+    from compiler.run.folder import write_build_folder
 
     report, planned = _check_and_plan(spec, ignore, error)
     if planned is None:
@@ -98,91 +91,14 @@ def compile_(spec: str, out: str | None, ignore: tuple[str, ...], error: tuple[s
         sys.exit(1)
     dest = Path(out) if out is not None else Path("build") / planned.name
     try:
-        write_build_folder(dest, render_build(planned))
-    except BuildFolderError as exc:
-        click.echo(f"trtdeploy: cannot write {visible(str(dest))}: {visible(str(exc))}", err=True)
-        sys.exit(1)
+        notes = write_build_folder(dest, render_build(planned), is_executable)
+    except BuildError as exc:
+        click.echo("".join(finding_text(f) for f in exc.findings), nl=False, err=True)
+        sys.exit(exc.exit_code)
+    for note in notes:
+        click.echo(finding_text(note), nl=False, err=True)
     for finding in planned.findings:
-        click.echo(f"{finding.code} {finding.severity.value}: {visible(finding.message)}", err=True)
+        click.echo(finding_text(finding), nl=False, err=True)
     ranks = planned.launch.world_size
     click.echo(f"wrote {dest}: {len(planned.steps)} steps, launch {planned.launch.launcher} "
                f"({ranks} rank{'s' if ranks != 1 else ''}); run `trtdeploy build {dest}`")
-
-
-def write_build_folder(dest: Path, files: Mapping[str, str]) -> None:
-    """Write `files` (relative path -> text) as the folder `dest`, all at once.
-
-    Raises:
-        BuildFolderError: `dest` is not a build folder, is being built, or cannot be written;
-            `dest` is then as it was.
-    """
-    dest = Path(os.path.abspath(dest))
-    try:
-        _check_replaceable(dest)
-        dest.parent.mkdir(parents=True, exist_ok=True)
-        staged = Path(tempfile.mkdtemp(prefix=f".{dest.name}.new-", dir=dest.parent))
-    except OSError as exc:
-        raise BuildFolderError(exc.strerror or str(exc)) from None
-    try:
-        _write_files(staged, files)
-        _swap_in(staged, dest, {path.split("/")[0] for path in files})
-    except BaseException as exc:
-        shutil.rmtree(staged, ignore_errors=True)
-        if isinstance(exc, OSError):
-            raise BuildFolderError(exc.strerror or str(exc)) from None
-        raise
-
-
-def _check_replaceable(dest: Path) -> None:
-    if not dest.exists():
-        return
-    if not dest.is_dir():
-        raise BuildFolderError("it exists and is not a folder")
-    if any(dest.iterdir()) and not (dest / "plan.json").is_file():
-        raise BuildFolderError("it is a folder with files but no plan.json, so not a build folder to replace")
-
-
-def _write_files(root: Path, files: Mapping[str, str]) -> None:
-    from compiler.render import is_executable
-
-    for relative, text in files.items():
-        path = root / relative
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(text, encoding="utf-8")
-        path.chmod(0o755 if is_executable(relative) else 0o644)
-    root.chmod(0o755)
-
-
-def _swap_in(staged: Path, dest: Path, generated: set[str]) -> None:
-    """Rename `staged` to `dest`, first moving over what the old folder holds besides generated files."""
-    if not dest.exists():
-        os.rename(staged, dest)
-        return
-    from compiler.run.errors import BuildError
-    from compiler.run.lock import LOCK_FILE, STATE_DIR, BuildLock
-
-    if not (dest / STATE_DIR / LOCK_FILE).exists():  # never built, so no build can be running there
-        _replace(staged, dest, generated)
-        return
-    try:
-        with BuildLock(dest):  # a build running in the old folder keeps it
-            _replace(staged, dest, generated)
-    except BuildError as exc:
-        raise BuildFolderError(str(exc)) from None
-
-
-def _replace(staged: Path, dest: Path, generated: set[str]) -> None:
-    old = Path(tempfile.mkdtemp(prefix=f".{dest.name}.old-", dir=dest.parent))
-    os.replace(dest, old)  # replaces the empty placeholder folder
-    kept = [entry.name for entry in old.iterdir() if entry.name not in generated]
-    try:
-        for name in kept:
-            os.rename(old / name, staged / name)
-        os.rename(staged, dest)
-    except OSError:
-        for name in kept:
-            if (staged / name).exists():
-                os.rename(staged / name, old / name)
-        os.rename(old, dest)
-        raise
-    shutil.rmtree(old, ignore_errors=True)

@@ -12,6 +12,7 @@ rule keeps its entry with `removed=True`.
 | M      | memory fit, serving and build time                              |
 | C      | configuration: limits, plugins, calibration                     |
 | P      | plan: what a release's tools can express                        |
+| B      | build: the build folder, plan.json, runs and the build host     |
 
 Rules never raise and never stop at the first problem: `validate` runs them all.
 `trtdeploy explain CODE` and docs/rules.md are generated from this registry.
@@ -66,9 +67,10 @@ PREFIXES: dict[str, str] = {
     "M": "memory fit, serving and build time",
     "C": "configuration: limits, plugins, calibration",
     "P": "plan: what a release's tools can express",
+    "B": "build: the build folder, plan.json, runs and the build host (stage run)",
 }
 REGISTRY: dict[str, Rule] = {}
-RULE_MODULES = ("shape", "divisibility", "hardware", "launch", "kubernetes", "memory", "config", "plan")
+RULE_MODULES = ("shape", "divisibility", "hardware", "launch", "kubernetes", "memory", "config", "plan", "build")
 
 
 def register(rule: Rule) -> Rule:

@@ -1,4 +1,4 @@
-"""H rules: can the target GPU, the build GPU and the release line run this dtype, format and KV cache?
+"""H rules: can the target GPU, the build GPU and the release run this dtype, format and KV cache?
 
 Every fact is looked up in compiler/catalog/support.yaml (each row with its upstream
 source: the support matrices, #1428, #1914; engines are per compute capability, #3031);

@@ -46,7 +46,7 @@ def kubernetes_volume_missing(d: Decided) -> Iterator[Finding]:
     "The pods have no container image: the spec names none and the release has no NGC image to default to.",
     why="The default image is the NGC release container of target.tensorrt_llm "
     "(nvcr.io/nvidia/tensorrt-llm/release:<version>, TensorRT-LLM docs/source/installation/containers.md "
-    "@ 20c5f48b). NGC tags name whole 1.x releases: a release line (1.2) or a 0.x release has no tag that "
+    "@ 20c5f48b). NGC tags name whole 1.x releases: a partial version (1.2) or a 0.x release has no tag that "
     "could be pinned from a source.",
     bad="target: {gpu: H100-SXM, tensorrt_llm: '1.2'}\n" + _LAUNCH,
     good="target: {gpu: H100-SXM, tensorrt_llm: '1.2.0'}\n" + _LAUNCH,

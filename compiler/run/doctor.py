@@ -1,4 +1,4 @@
-"""Preflight checks of this host for a plan: tools and their release line, the examples folder, GPUs, disk.
+"""Preflight checks of this host for a plan: tools and their release, the examples folder, GPUs, disk.
 
 Only the tools the plan's steps use are checked. Anything that might crash or
 hang (importing tensorrt_llm, which needs CUDA) runs in a subprocess with a
@@ -21,7 +21,9 @@ from pathlib import Path
 from typing import Any
 
 from compiler.catalog import GpuFacts, find_gpu
-from compiler.run.plandoc import BuildPlan, PathVars, path_vars, resolved_text
+from compiler.findings import Finding, Severity
+from compiler.run.errors import finding_text
+from compiler.run.plandoc import BuildPlan, PathVars, RunStep, path_vars, resolved_text
 from compiler.run.store import Store
 from compiler.versions import Version, VersionError, parse_version
 
@@ -32,6 +34,17 @@ NVIDIA_SMI_TIMEOUT_S = 30.0
 MEMORY_TOLERANCE = 0.10
 PIP_INDEX = "--extra-index-url https://pypi.nvidia.com"
 _EXAMPLES_ARG = re.compile(r"^\$\{EXAMPLES_DIR\}(/.+)$")
+TRTLLM_NOT_IMPORTABLE = "B401"
+RELEASE_MISMATCH = "B402"
+TRTLLM_BUILD_MISSING = "B403"
+MODULE_MISSING = "B404"
+EXAMPLES_MISSING = "B405"
+MPIRUN_MISSING = "B406"
+GPU_NOT_SEEN = "B407"
+GPU_MISMATCH = "B408"
+GPU_COUNT_SHORT = "B409"
+DISK_SHORT = "B410"
+GPU_NOT_IN_CATALOG = "B411"
 
 
 class Status(str, enum.Enum):
@@ -42,13 +55,31 @@ class Status(str, enum.Enum):
 
 @dataclass(frozen=True)
 class Check:
-    status: Status
+    """One check of the host: its name, what was found, and `problem` when it failed or warns."""
+
     name: str
     detail: str
-    help: str = ""
+    problem: Finding | None = None
 
-    def to_json(self) -> dict[str, str]:
-        return {"status": self.status.value, "check": self.name, "detail": self.detail, "help": self.help}
+    @property
+    def status(self) -> Status:
+        if self.problem is None:
+            return Status.OK
+        return Status.FAIL if self.problem.severity is Severity.ERROR else Status.WARN
+
+    def to_json(self) -> dict[str, str | None]:
+        problem = self.problem
+        return {"status": self.status.value, "check": self.name, "detail": self.detail,
+                "help": problem.hint if problem else "", "code": problem.code if problem else None}
+
+
+def passed(name: str, detail: str) -> Check:
+    return Check(name, detail)
+
+
+def flagged(code: str, name: str, detail: str, hint: str, severity: Severity = Severity.ERROR) -> Check:
+    """A check that failed (or, with severity warning, warns): its finding says `<name>: <detail>` and the fix."""
+    return Check(name, detail, Finding(code, severity, f"{name}: {detail}", hint))
 
 
 @dataclass(frozen=True)
@@ -82,7 +113,7 @@ def needs_from_plan(plan: BuildPlan, environ: Mapping[str, str] | None = None) -
     store = Store(plan.root)
     pending = [s for s in plan.steps if store.record(s) is None]
     gpu_name = resolved_text(plan.resolved, ("build_gpu", "id"), ("gpu", "id"))
-    world = _int(plan.launch.get("world_size")) or _resolved_int(plan.resolved, ("world_size",)) or 1
+    world = (plan.launch.world_size if plan.launch else None) or _resolved_int(plan.resolved, ("world_size",)) or 1
     build_gpus = _resolved_int(plan.resolved, ("build_gpu", "gpus"))
     return HostNeeds(
         tools=frozenset(s.tool for s in plan.steps),
@@ -91,7 +122,7 @@ def needs_from_plan(plan: BuildPlan, environ: Mapping[str, str] | None = None) -
         gpu=find_gpu(gpu_name) if gpu_name else None,
         gpu_name=gpu_name,
         gpus_needed=min(world, build_gpus) if build_gpus else world,
-        launcher=str(plan.launch.get("launcher")) if plan.launch.get("launcher") else None,
+        launcher=plan.launch.launcher if plan.launch else None,
         disk_path=plan.root,
         disk_parts=tuple(_disk_parts(plan, pending, variables)),
     )
@@ -122,8 +153,8 @@ def _scripts(plan: BuildPlan, variables: PathVars) -> Iterable[tuple[str, Path]]
                 yield step.id, variables.path(arg, plan.root)
 
 
-def _disk_parts(plan: BuildPlan, pending: list[Any], variables: PathVars) -> Iterable[tuple[str, int]]:
-    weights = _int(plan.memory.get("total_weights_bytes")) or 0
+def _disk_parts(plan: BuildPlan, pending: list[RunStep], variables: PathVars) -> Iterable[tuple[str, int]]:
+    weights = plan.memory.total_weights_bytes if plan.memory else 0
     for step in pending:
         if step.tool == "trtllm-build":
             yield f"engine of {step.id}", weights
@@ -159,15 +190,16 @@ def run_checks(needs: HostNeeds, environ: Mapping[str, str] | None = None) -> li
     if uses_trtllm:
         checks.append(check_tensorrt_llm(needs, env))
     if "trtllm-build" in needs.tools:
-        checks.append(check_on_path("trtllm-build", env, _trtllm_help(needs)))
+        checks.append(check_on_path("trtllm-build", env, _trtllm_help(needs), TRTLLM_BUILD_MISSING))
     modules = _python_modules(needs)
     if modules:
         checks += check_modules(modules, env, needs)
     checks += [check_script(step, path, needs) for step, path in needs.scripts]
     if needs.launcher == "mpirun":
-        found = check_on_path("mpirun", env, "apt-get install openmpi-bin (the release containers have it)")
-        if found.status is Status.FAIL:
-            found = Check(Status.WARN, "mpirun", found.detail + "; launch/mpirun.sh needs it (the build does not)", found.help)
+        found = check_on_path("mpirun", env, "apt-get install openmpi-bin (the release containers have it)", MPIRUN_MISSING)
+        if found.problem is not None:
+            found = flagged(MPIRUN_MISSING, "mpirun", found.detail + "; launch/mpirun.sh needs it (the build does not)",
+                            found.problem.hint, Severity.WARNING)
         checks.append(found)
     checks += check_gpus(needs, env)
     if needs.disk_path is not None:
@@ -213,32 +245,31 @@ def check_tensorrt_llm(needs: HostNeeds, env: Mapping[str, str]) -> Check:
     python = _python(env)
     install = _install_text(needs.release_version)
     if python is None:
-        return Check(Status.FAIL, "tensorrt_llm", "python3 is not on PATH", install)
+        return flagged(TRTLLM_NOT_IMPORTABLE, "tensorrt_llm", "python3 is not on PATH", install)
     code = "import tensorrt_llm; print(tensorrt_llm.__version__)"
     try:
         proc = subprocess.run([python, "-c", code], capture_output=True, text=True, timeout=IMPORT_TIMEOUT_S, env=dict(env))
     except subprocess.TimeoutExpired:
-        return Check(Status.FAIL, "tensorrt_llm", f"`import tensorrt_llm` did not finish in {IMPORT_TIMEOUT_S:.0f} s",
-                     "check the CUDA driver and that the GPU is not hung (nvidia-smi)")
+        return flagged(TRTLLM_NOT_IMPORTABLE, "tensorrt_llm", f"`import tensorrt_llm` did not finish in {IMPORT_TIMEOUT_S:.0f} s",
+                       "check the CUDA driver and that the GPU is not hung (nvidia-smi)")
     except OSError as exc:
-        return Check(Status.FAIL, "tensorrt_llm", f"cannot run {python}: {exc}", install)
+        return flagged(TRTLLM_NOT_IMPORTABLE, "tensorrt_llm", f"cannot run {python}: {exc}", install)
     if proc.returncode != 0:
         last = _last_line(proc.stderr) or f"exit {proc.returncode}"
-        return Check(Status.FAIL, "tensorrt_llm", f"{python} cannot import tensorrt_llm: {last}", install)
+        return flagged(TRTLLM_NOT_IMPORTABLE, "tensorrt_llm", f"{python} cannot import tensorrt_llm: {last}", install)
     return _version_check(_last_line(proc.stdout), needs, python)
 
 
 def _version_check(version: str, needs: HostNeeds, python: str) -> Check:
     """The installed release must be the one planned: flags and defaults are facts of the exact release."""
     if not needs.release_version:
-        return Check(Status.OK, "tensorrt_llm", f"{version} ({python})")
+        return passed("tensorrt_llm", f"{version} ({python})")
     installed, planned = _exact(version), _exact(needs.release_version)
     if installed is not None and installed == planned:
-        return Check(Status.OK, "tensorrt_llm", f"{version}, as the plan targets ({python})")
-    return Check(Status.FAIL, "tensorrt_llm",
-                 f"{version} is installed, but the plan targets {needs.release_version}",
-                 f"{_install_text(needs.release_version)}; or set target.tensorrt_llm: {version} "
-                 "in the spec and recompile")
+        return passed("tensorrt_llm", f"{version}, as the plan targets ({python})")
+    return flagged(RELEASE_MISMATCH, "tensorrt_llm", f"{version} is installed, but the plan targets {needs.release_version}",
+                   f"{_install_text(needs.release_version)}; or set target.tensorrt_llm: {version} "
+                   "in the spec and recompile")
 
 
 def _last_line(text: str) -> str:
@@ -246,11 +277,11 @@ def _last_line(text: str) -> str:
     return lines[-1] if lines else ""
 
 
-def check_on_path(command: str, env: Mapping[str, str], help_text: str) -> Check:
+def check_on_path(command: str, env: Mapping[str, str], help_text: str, code: str) -> Check:
     found = shutil.which(command, path=env.get("PATH", ""))
     if found:
-        return Check(Status.OK, command, found)
-    return Check(Status.FAIL, command, f"{command} is not on PATH", help_text)
+        return passed(command, found)
+    return flagged(code, command, f"{command} is not on PATH", help_text)
 
 
 def _python_modules(needs: HostNeeds) -> dict[str, tuple[tuple[str, ...], str]]:
@@ -280,23 +311,24 @@ def check_modules(modules: Mapping[str, tuple[tuple[str, ...], str]], env: Mappi
         proc = subprocess.run([python, "-c", code, *wanted], capture_output=True, text=True, timeout=PROBE_TIMEOUT_S, env=dict(env))
         found: dict[str, bool] = json.loads(_last_line(proc.stdout) or "{}")
     except (OSError, subprocess.TimeoutExpired, ValueError) as exc:
-        return [Check(Status.FAIL, name, f"cannot ask python3 for {name}: {exc}", help_text) for name, (_, help_text) in modules.items()]
+        return [flagged(MODULE_MISSING, name, f"cannot ask python3 for {name}: {exc}", help_text)
+                for name, (_, help_text) in modules.items()]
     checks = []
     for name, (names, help_text) in modules.items():
         present = [m for m in names if found.get(m)]
         if present:
-            checks.append(Check(Status.OK, name, f"{present[0]} importable by {python}"))
+            checks.append(passed(name, f"{present[0]} importable by {python}"))
         else:
-            checks.append(Check(Status.FAIL, name, f"{python} cannot import {' or '.join(names)}", help_text))
+            checks.append(flagged(MODULE_MISSING, name, f"{python} cannot import {' or '.join(names)}", help_text))
     return checks
 
 
 def check_script(step: str, path: Path, needs: HostNeeds) -> Check:
     if path.is_file():
-        return Check(Status.OK, "examples", f"{path} (step {step})")
+        return passed("examples", f"{path} (step {step})")
     version = needs.release_version or "<version>"
-    return Check(Status.FAIL, "examples", f"{path} does not exist (step {step} runs it)",
-                 f"set TRTDEPLOY_EXAMPLES_DIR (or target.examples_dir) to the examples/ folder of TensorRT-LLM {version}: "
+    return flagged(EXAMPLES_MISSING, "examples", f"{path} does not exist (step {step} runs it)",
+                   f"set TRTDEPLOY_EXAMPLES_DIR (or target.examples_dir) to the examples/ folder of TensorRT-LLM {version}: "
                  f"git clone -b v{version} https://github.com/NVIDIA/TensorRT-LLM")
 
 
@@ -373,26 +405,29 @@ def check_gpus(needs: HostNeeds, env: Mapping[str, str]) -> list[Check]:
     gpus, source = seen_gpus(env)
     want = f"{needs.gpus_needed} x {needs.gpu.name}" if needs.gpu else f"{needs.gpus_needed} NVIDIA GPU(s)"
     if not gpus:
-        return [Check(Status.FAIL, "gpu", f"no NVIDIA GPU seen ({source})",
-                      f"run the build on a host with {want} and the NVIDIA driver (nvidia-smi must list them)")]
+        return [flagged(GPU_NOT_SEEN, "gpu", f"no NVIDIA GPU seen ({source})",
+                        f"run the build on a host with {want} and the NVIDIA driver (nvidia-smi must list them)")]
     visible = _visible(gpus, env)
     kinds = sorted({_describe(g) for g in visible})
     checks = []
     if needs.gpu is None:
         detail = f"{len(visible)} seen via {source}: {', '.join(kinds)}"
         if needs.gpu_name:
-            detail += f"; the plan's GPU '{needs.gpu_name}' is not in the catalog, so it was not compared"
-        checks.append(Check(Status.OK if not needs.gpu_name else Status.WARN, "gpu", detail))
+            checks.append(flagged(GPU_NOT_IN_CATALOG, "gpu", detail + f"; the plan's GPU '{needs.gpu_name}' is not in "
+                                  "the catalog, so it was not compared", "check by hand that these are the plan's GPUs",
+                                  Severity.WARNING))
+        else:
+            checks.append(passed("gpu", detail))
         matching = visible
     else:
         matching = [g for g in visible if gpu_matches(g, needs.gpu)]
         target = f"{needs.gpu.name} ({needs.gpu.memory_gib:.0f} GiB, compute {needs.gpu.compute_capability})"
         if matching:
-            checks.append(Check(Status.OK, "gpu", f"{_describe(matching[0])} via {source} matches {target}"))
+            checks.append(passed("gpu", f"{_describe(matching[0])} via {source} matches {target}"))
         else:
-            checks.append(Check(Status.FAIL, "gpu", f"this host has {', '.join(kinds)} (via {source}); the plan targets {target}",
-                                f"build on a host with {needs.gpu.name} GPUs (an engine runs only on the GPU model it was "
-                                "built for), or change target.gpu / build.gpu in the spec and recompile"))
+            checks.append(flagged(GPU_MISMATCH, "gpu", f"this host has {', '.join(kinds)} (via {source}); the plan targets {target}",
+                                  f"build on a host with {needs.gpu.name} GPUs (an engine runs only on the GPU model it was "
+                                  "built for), or change target.gpu / build.gpu in the spec and recompile"))
             return checks
     checks.append(_count_check(len(matching), needs, env))
     return checks
@@ -408,11 +443,11 @@ def _visible(gpus: list[SeenGpu], env: Mapping[str, str]) -> list[SeenGpu]:
 
 def _count_check(count: int, needs: HostNeeds, env: Mapping[str, str]) -> Check:
     if count >= needs.gpus_needed:
-        return Check(Status.OK, "gpu count", f"{count} usable, {needs.gpus_needed} needed (tp x pp, capped by build.gpus)")
+        return passed("gpu count", f"{count} usable, {needs.gpus_needed} needed (tp x pp, capped by build.gpus)")
     hint = "build on a host with more GPUs, or set build.gpus in the spec to the GPUs this host has and recompile"
     if env.get("CUDA_VISIBLE_DEVICES"):
         hint = "CUDA_VISIBLE_DEVICES hides some GPUs; unset it, or " + hint
-    return Check(Status.FAIL, "gpu count", f"{count} usable, {needs.gpus_needed} needed (tp x pp, capped by build.gpus)", hint)
+    return flagged(GPU_COUNT_SHORT, "gpu count", f"{count} usable, {needs.gpus_needed} needed (tp x pp, capped by build.gpus)", hint)
 
 
 # ---------------------------------------------------------------- disk
@@ -426,9 +461,9 @@ def check_disk(needs: HostNeeds) -> Check:
     parts = "; ".join(f"{name} {size / GIB:.1f} GiB" for name, size in needs.disk_parts) or "every step is built"
     detail = f"{free / GIB:.1f} GiB free under {where}, about {need / GIB:.1f} GiB needed ({parts})"
     if free >= need:
-        return Check(Status.OK, "disk", detail)
-    return Check(Status.FAIL, "disk", detail,
-                 "free space there, or compile to a folder on a larger disk (`trtdeploy build SPEC -o DIR`); "
+        return passed("disk", detail)
+    return flagged(DISK_SHORT, "disk", detail,
+                   "free space there, or compile to a folder on a larger disk (`trtdeploy build SPEC -o DIR`); "
                  "`trtdeploy build DIR --clean` removes store folders the plan no longer uses")
 
 
@@ -444,12 +479,8 @@ def failed(checks: Iterable[Check]) -> bool:
 
 
 def render_text(checks: list[Check]) -> str:
-    lines = []
-    for check in checks:
-        lines.append(f"{check.status.value:<4}  {check.name}: {check.detail}")
-        if check.help and check.status is not Status.OK:
-            lines.append(f"  help: {check.help}")
-    return "\n".join(lines) + "\n"
+    """`ok    <check>: <detail>` for a check that passed; its finding (code, severity, message, help) otherwise."""
+    return "".join(finding_text(c.problem) if c.problem else f"ok    {c.name}: {c.detail}\n" for c in checks)
 
 
 def render_json(checks: list[Check]) -> str:

@@ -22,6 +22,8 @@ from compiler.run.errors import BuildError
 
 STATE_DIR = ".trtdeploy"
 LOCK_FILE = "lock"
+UNWRITABLE = "B111"
+LOCKED = "B201"
 # How long a refused build waits for the holder to write its pid, host and start time.
 HOLDER_WAIT_S = 2.0
 
@@ -49,14 +51,14 @@ class BuildLock:
             self.path.parent.mkdir(parents=True, exist_ok=True)
             fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
         except OSError as exc:
-            raise BuildError(f"cannot create the lock file {self.path}: {exc.strerror or exc}",
+            raise BuildError(UNWRITABLE, f"cannot create the lock file {self.path}: {exc.strerror or exc}",
                              "the build folder must be writable by this user") from None
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
             holder = _holder(fd)
             os.close(fd)
-            raise BuildError(f"build folder is locked by {holder}",
+            raise BuildError(LOCKED, f"build folder is locked by {holder}",
                              "wait for that build to finish, or stop it; a build that dies releases the lock by itself") from None
         self.fd = fd
         info = {"pid": os.getpid(), "host": socket.gethostname(), "started": _now()}

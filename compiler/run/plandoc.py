@@ -1,13 +1,14 @@
-"""Reads a build folder's plan.json into typed steps, and resolves `${VAR}` paths the way the scripts do.
+"""Reads a build folder's plan.json into the runner's view of it, and resolves `${VAR}` paths like the scripts.
 
-`trtdeploy build DIR` runs plan.json as it is (it may come from another machine or
-an older compile), so the runner works from this JSON document, never from a
-fresh plan. Shape problems become a BuildError naming the key, not a traceback.
+`trtdeploy build DIR` runs plan.json as it is (it may come from another machine or an
+older compile), so the runner works from this document, never from a fresh plan. The
+document's shape and its checks as a whole are compiler/plan/document.py's, shared with
+the writer; this module adds what the runner derives from it (each step's position, its
+script and log paths, the graph of steps) and turns every problem into a finding.
 """
 
 from __future__ import annotations
 
-import json
 import os
 import re
 from collections.abc import Mapping
@@ -15,59 +16,82 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from compiler.plan.model import BUILD_DIR, EXAMPLES_DIR, MODEL_DIR, PLAN_SCHEMA_VERSION, STEP_OUT, VARIABLE_ENV
+from compiler.findings import Location
+from compiler.plan.document import (
+    PLAN_FILE,
+    DocumentError,
+    LaunchDocument,
+    MemoryDocument,
+    PlanDocument,
+    StepDocument,
+    StepInputDocument,
+    VariableDocument,
+    read_document,
+)
+from compiler.plan.model import BUILD_DIR, EXAMPLES_DIR, MODEL_DIR, STEP_OUT, VARIABLE_ENV
 from compiler.run.errors import BuildError
 
-PLAN_FILE = "plan.json"
 # Where TensorRT-LLM's examples live in NVIDIA's release containers, when neither the
 # environment nor the spec says otherwise (the scripts use the same default).
 DEFAULT_EXAMPLES_DIR = "/app/tensorrt_llm/examples"
 MODEL_DIR_ENV = "TRTDEPLOY_MODEL_DIR"
 EXAMPLES_DIR_ENV = "TRTDEPLOY_EXAMPLES_DIR"
+PLAN_MISSING = "B101"
+PLAN_UNREADABLE = "B102"
+VARIABLE_UNAVAILABLE = "B207"
 
-_STEP_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$")
-_STORE_PATH = re.compile(r"^store/[A-Za-z0-9][A-Za-z0-9_.-]*$")
-_SCRIPT = re.compile(r"^steps/[A-Za-z0-9][A-Za-z0-9_.-]*\.sh$")
 _VAR = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
 # The only ${NAME}s the planner writes into input paths; any other ${...} is part of a literal path
 # (a calibration file or checkpoint folder whose name holds "${HOME}", say).
 PLAN_VARIABLES = frozenset({BUILD_DIR, *VARIABLE_ENV})
-
-
-@dataclass(frozen=True)
-class RunInput:
-    """Something a step reads: `kind` is model, calibration, checkpoint or step; `path` may hold ${VAR}s."""
-
-    kind: str
-    path: str
-    step: str | None = None
-
-    @property
-    def digested(self) -> bool:
-        """Model, calibration and checkpoint files are digested; step outputs are tracked by their records."""
-        return self.kind in {"model", "calibration", "checkpoint"}
+# Inputs whose files are digested into the run key; step outputs are tracked by their completion records.
+DIGESTED_KINDS = frozenset({"model", "calibration", "checkpoint"})
 
 
 @dataclass(frozen=True)
 class RunStep:
-    """One step of plan.json, with the paths the runner derives from its position (1-based `index`)."""
+    """One step of plan.json, with what the runner derives from its 1-based position `index`."""
 
     index: int
-    id: str
-    tool: str
-    argv: tuple[str, ...]
-    inputs: tuple[RunInput, ...]
-    output: str
-    depends_on: tuple[str, ...]
-    fingerprint: str
-    reason: str = ""
-    aspects: Mapping[str, str] = field(default_factory=dict)
-    script_path: str | None = None
+    document: StepDocument
+
+    @property
+    def id(self) -> str:
+        return self.document.id
+
+    @property
+    def tool(self) -> str:
+        return self.document.tool
+
+    @property
+    def argv(self) -> tuple[str, ...]:
+        return self.document.argv
+
+    @property
+    def inputs(self) -> tuple[StepInputDocument, ...]:
+        return self.document.inputs
+
+    @property
+    def output(self) -> str:
+        """store/<id>-<fp16>: the one folder the step's output is promoted to."""
+        return self.document.outputs[0]
+
+    @property
+    def depends_on(self) -> tuple[str, ...]:
+        return self.document.depends_on
+
+    @property
+    def fingerprint(self) -> str:
+        return self.document.fingerprint
+
+    @property
+    def aspects(self) -> Mapping[str, str]:
+        return self.document.aspects
 
     @property
     def script(self) -> str:
         """steps/NN-<id>.sh: as plan.json names it, else from the step's position."""
-        return self.script_path or f"steps/{self.index:02d}-{self.id}.sh"
+        return self.document.script or f"steps/{self.index:02d}-{self.id}.sh"
 
     @property
     def log(self) -> str:
@@ -76,17 +100,35 @@ class RunStep:
 
 @dataclass(frozen=True)
 class BuildPlan:
-    """plan.json as the runner needs it."""
+    """plan.json as the runner needs it: the document, where it lives, and its steps in order."""
 
     root: Path
-    name: str
-    spec: str
-    release_version: str
+    document: PlanDocument
     steps: tuple[RunStep, ...]
-    resolved: Mapping[str, Any] = field(default_factory=dict)
-    memory: Mapping[str, Any] = field(default_factory=dict)
-    launch: Mapping[str, Any] = field(default_factory=dict)
-    variables: Mapping[str, Any] = field(default_factory=dict)
+
+    @property
+    def name(self) -> str:
+        return self.document.name
+
+    @property
+    def release_version(self) -> str:
+        return self.document.tensorrt_llm.version
+
+    @property
+    def resolved(self) -> Mapping[str, Any]:
+        return self.document.resolved
+
+    @property
+    def memory(self) -> MemoryDocument | None:
+        return self.document.memory
+
+    @property
+    def launch(self) -> LaunchDocument | None:
+        return self.document.launch
+
+    @property
+    def variables(self) -> Mapping[str, VariableDocument]:
+        return self.document.variables
 
     @property
     def ids(self) -> list[str]:
@@ -115,114 +157,50 @@ class BuildPlan:
         return [s.id for s in self.steps if s.id in wanted]
 
 
-def load_plan(build_dir: str | os.PathLike[str]) -> BuildPlan:
-    """Read DIR/plan.json.
+def plan_json_path(build_dir: str | os.PathLike[str]) -> Path:
+    return Path(build_dir) / PLAN_FILE
+
+
+def load_plan(build_dir: str | os.PathLike[str], path: Path | None = None) -> BuildPlan:
+    """Read and check DIR/plan.json (or the plan.json at `path`, as the plan of DIR).
 
     Raises:
-        BuildError: the folder has no plan.json, or it is not a plan this runner understands.
+        BuildError: the folder has no plan.json (B101), it cannot be read (B102), or it is not
+            a plan this runner can run (B102-B108, every problem at its line and column).
     """
-    root = Path(build_dir).resolve()
-    path = root / PLAN_FILE
+    path = path or plan_json_path(build_dir)
     try:
-        data = json.loads(path.read_text(encoding="utf-8"))
+        text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
-        raise BuildError(f"{path} does not exist", "pass a build folder written by `trtdeploy compile SPEC -o DIR`, or a spec") from None
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise BuildError(f"cannot read {path}: {exc}", "recompile the build folder with `trtdeploy compile`") from None
-    return plan_from_json(data, root)
+        raise BuildError(PLAN_MISSING, f"{path} does not exist",
+                         "pass a build folder written by `trtdeploy compile SPEC -o DIR`, or a spec") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise BuildError(PLAN_UNREADABLE, f"cannot read {path}: {_reason(exc)}",
+                         "check the file's permissions, or recompile the build folder with `trtdeploy compile`",
+                         location=Location(str(path), 1, 1)) from None
+    return read_plan(text, Path(build_dir).resolve(), str(path))
 
 
-def plan_from_json(data: object, root: Path) -> BuildPlan:
-    """Check the shape of a plan.json document and type it.
+def read_plan(text: str, root: Path, file: str = PLAN_FILE) -> BuildPlan:
+    """A plan.json text as the runner's plan of the build folder `root`.
 
     Raises:
-        BuildError: naming the first key that is missing or malformed.
+        BuildError: with a finding for every problem of the document.
     """
-    doc = _mapping(data, "plan.json")
-    version = doc.get("schema_version")
-    if version != PLAN_SCHEMA_VERSION:
-        raise BuildError(f"plan.json has schema_version {version!r}; this trtdeploy reads {PLAN_SCHEMA_VERSION}",
-                         "recompile the build folder with this trtdeploy (`trtdeploy compile SPEC -o DIR`)")
-    trt = _mapping(doc.get("tensorrt_llm", {}), "tensorrt_llm")
-    raw_steps = doc.get("steps")
-    if not isinstance(raw_steps, list):
-        raise BuildError("plan.json: 'steps' is not a list", "recompile the build folder")
-    steps: list[RunStep] = []
-    for index, raw in enumerate(raw_steps, start=1):
-        steps.append(_step(raw, index, {s.id for s in steps}))
-    return BuildPlan(
-        root=root,
-        name=str(doc.get("name", root.name)),
-        spec=str(doc.get("spec", "")),
-        release_version=str(trt.get("version", "")),
-        steps=tuple(steps),
-        resolved=_mapping(doc.get("resolved", {}), "resolved"),
-        memory=_mapping(doc.get("memory", {}), "memory"),
-        launch=_mapping(doc.get("launch", {}), "launch"),
-        variables=_mapping(doc.get("variables", {}), "variables"),
-    )
+    try:
+        document = read_document(text, file)
+    except DocumentError as exc:
+        raise BuildError.of(exc.findings) from None
+    return plan_of(document, root)
 
 
-def _mapping(value: object, where: str) -> Mapping[str, Any]:
-    if not isinstance(value, Mapping):
-        raise BuildError(f"plan.json: '{where}' is not an object", "recompile the build folder")
-    return value
+def plan_of(document: PlanDocument, root: Path) -> BuildPlan:
+    """The runner's plan of a checked document (read from plan.json, or made in memory for a dry run)."""
+    return BuildPlan(root, document, tuple(RunStep(i, s) for i, s in enumerate(document.steps, start=1)))
 
 
-def _strings(value: object, where: str) -> tuple[str, ...]:
-    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
-        raise BuildError(f"plan.json: '{where}' is not a list of strings", "recompile the build folder")
-    return tuple(value)
-
-
-def _step(raw: object, index: int, earlier: set[str]) -> RunStep:
-    doc = _mapping(raw, f"steps[{index - 1}]")
-    step_id = doc.get("id")
-    where = f"steps[{index - 1}]"
-    if not isinstance(step_id, str) or not _STEP_ID.match(step_id):
-        raise BuildError(f"plan.json: {where}.id {step_id!r} is not a step id", "recompile the build folder")
-    outputs = _strings(doc.get("outputs"), f"{step_id}.outputs")
-    if len(outputs) != 1 or not _STORE_PATH.match(outputs[0]):
-        raise BuildError(f"plan.json: step {step_id}: outputs {list(outputs)} is not one store/<name> folder",
-                         "recompile the build folder")
-    depends = _strings(doc.get("depends_on", []), f"{step_id}.depends_on")
-    unknown = [d for d in depends if d not in earlier]
-    if unknown:
-        raise BuildError(f"plan.json: step {step_id} depends on {unknown}, which are not earlier steps",
-                         "recompile the build folder")
-    fingerprint = doc.get("fingerprint")
-    if not isinstance(fingerprint, str) or not fingerprint:
-        raise BuildError(f"plan.json: step {step_id} has no fingerprint", "recompile the build folder")
-    return RunStep(
-        index=index,
-        id=step_id,
-        tool=str(doc.get("tool", "")),
-        argv=_strings(doc.get("argv", []), f"{step_id}.argv"),
-        inputs=tuple(_input(i, step_id) for i in doc.get("inputs", []) or []),
-        output=outputs[0],
-        depends_on=depends,
-        fingerprint=fingerprint,
-        reason=str(doc.get("reason", "")),
-        aspects={str(k): str(v) for k, v in _mapping(doc.get("aspects", {}), f"{step_id}.aspects").items()},
-        script_path=_script(doc.get("script"), step_id),
-    )
-
-
-def _script(value: object, step_id: str) -> str | None:
-    if value is None:
-        return None
-    if not isinstance(value, str) or not _SCRIPT.match(value):
-        raise BuildError(f"plan.json: step {step_id}: script {value!r} is not a steps/<name>.sh path",
-                         "recompile the build folder")
-    return value
-
-
-def _input(raw: object, step_id: str) -> RunInput:
-    doc = _mapping(raw, f"{step_id}.inputs[]")
-    kind, path, step = doc.get("kind"), doc.get("path"), doc.get("step")
-    if not isinstance(kind, str) or not isinstance(path, str) or not (step is None or isinstance(step, str)):
-        raise BuildError(f"plan.json: step {step_id} has a malformed input {dict(doc)!r}", "recompile the build folder")
-    return RunInput(kind, path, step)
+def _reason(exc: BaseException) -> str:
+    return (exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)) or type(exc).__name__
 
 
 @dataclass(frozen=True)
@@ -248,11 +226,12 @@ class PathVars:
             if name in self.values:
                 return self.values[name]
             if name in self.unset:
-                raise BuildError(f"{text} needs ${{{name}}}, which the plan leaves to the environment",
+                raise BuildError(VARIABLE_UNAVAILABLE, f"input path {text!r} needs ${{{name}}}, which the plan leaves to the environment",
                                  f"set {self.unset[name]}")
             if name not in PLAN_VARIABLES:
                 return match.group(0)  # not one of the planner's: literal text of a path the user wrote
-            raise BuildError(f"input path {text!r} uses ${{{name}}}, which is not known before the step runs",
+            raise BuildError(VARIABLE_UNAVAILABLE,
+                             f"input path {text!r} uses ${{{name}}}, which is not known before the step runs",
                              "this is a planner bug: inputs may use MODEL_DIR, EXAMPLES_DIR and BUILD_DIR only")
 
         return _VAR.sub(one, text)
@@ -273,13 +252,11 @@ def path_vars(plan: BuildPlan, environ: Mapping[str, str] | None = None) -> Path
     values = {BUILD_DIR: str(plan.root)}
     unset: dict[str, str] = {}
     for name, spec in plan.variables.items():
-        spec = spec if isinstance(spec, Mapping) else {}
-        env_name, default = spec.get("env"), spec.get("default")
-        value = (env.get(env_name) if isinstance(env_name, str) else None) or default
-        if isinstance(value, str) and value:
+        value = (env.get(spec.env) if spec.env else None) or spec.default
+        if value:
             values[name] = value
-        elif isinstance(env_name, str):
-            unset[name] = env_name
+        elif spec.env:
+            unset[name] = spec.env
     _fallbacks(plan, env, values, unset)
     values.pop(STEP_OUT, None)  # set per step by the runner, never an input
     return PathVars(values, unset)

@@ -17,23 +17,32 @@ import shlex
 import signal
 import socket
 import subprocess
-import sys
 import time
 import uuid
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO
 
+from compiler.findings import Finding, Severity
 from compiler.run.digest import DigestCache
-from compiler.run.errors import BuildError
+from compiler.run.errors import BuildError, problem
+from compiler.run.lock import STATE_DIR
+from compiler.run.manifest import manifest, script_sha256
 from compiler.run.plandoc import BuildPlan, PathVars, RunStep
+from compiler.run.processes import LEFT_RUNNING, STOP_GRACE_S, StepGroup
 from compiler.run.progress import REFRESH_S, Reporter, seconds_text
 from compiler.run.state import StepState, assess_step, input_digests, run_key
-from compiler.run.store import Record, Store, has_content
+from compiler.run.store import RECORD, Record, Store, has_content
 
 TAIL = 20
 READ_CHUNK = 1 << 16
+SCRIPT_MISSING = "B109"
+SCRIPT_EDITED = "B302"
+UNWRITABLE = "B111"
+UNKNOWN_STEP = "B202"
+SELECTION_CONFLICT = "B203"
+READS_UNBUILT = "B204"
 
 
 @dataclass(frozen=True)
@@ -77,10 +86,10 @@ def check_selection(plan: BuildPlan, selection: Selection) -> None:
     named = [*selection.only, *([selection.start] if selection.start else []), *selection.force]
     unknown = [s for s in named if s not in plan.ids]
     if unknown:
-        raise BuildError(f"unknown step {', '.join(repr(u) for u in unknown)}",
+        raise BuildError(UNKNOWN_STEP, f"unknown step {', '.join(repr(u) for u in unknown)}",
                          f"the steps of this plan are: {', '.join(plan.ids)}", exit_code=2)
     if selection.only and selection.start:
-        raise BuildError("--only and --from cannot be used together", "pick one", exit_code=2)
+        raise BuildError(SELECTION_CONFLICT, "--only and --from cannot be used together", "pick one", exit_code=2)
 
 
 def selected_ids(plan: BuildPlan, selection: Selection) -> list[str]:
@@ -95,7 +104,7 @@ def forced_ids(plan: BuildPlan, selection: Selection, selected: list[str]) -> se
     """--force steps and the selected steps that read them (directly or not)."""
     outside = [f for f in selection.force if f not in selected]
     if outside:
-        raise BuildError(f"--force {outside[0]}: that step is not selected by --only/--from",
+        raise BuildError(SELECTION_CONFLICT, f"--force {outside[0]}: that step is not selected by --only/--from",
                          f"selected: {', '.join(selected)}", exit_code=2)
     forced = set(selection.force)
     for step_id in selection.force:
@@ -103,8 +112,9 @@ def forced_ids(plan: BuildPlan, selection: Selection, selected: list[str]) -> se
     return forced
 
 
-def decide(plan: BuildPlan, selection: Selection, store: Store, variables: PathVars, cache: DigestCache) -> list[Decision]:
-    """Preflight and dry run: for each selected step, whether it runs and why.
+def decide(plan: BuildPlan, selection: Selection, store: Store, variables: PathVars, cache: DigestCache,
+           full: bool = False) -> list[Decision]:
+    """Preflight and dry run: for each selected step, whether it runs and why (`full`: --verify).
 
     Raises:
         BuildError: unknown step ids (exit 2), a missing input, or a step outside the
@@ -120,7 +130,7 @@ def decide(plan: BuildPlan, selection: Selection, store: Store, variables: PathV
     for step in plan.steps:
         if step.id not in needed:
             continue
-        states[step.id] = assess_step(step, store, input_digests(step, variables, plan.root, cache), states)
+        states[step.id] = assess_step(step, store, input_digests(step, variables, plan.root, cache), states, full)
         if step.id not in selected:
             _require_done(states[step.id], selection)
             continue
@@ -146,7 +156,7 @@ def _require_done(state: StepState, selection: Selection) -> None:
     if state.done:
         return
     flag = "--only" if selection.only else "--from"
-    raise BuildError(f"{flag}: the selected steps read {state.step.id}, which is {state.state.value} ({state.reason})",
+    raise BuildError(READS_UNBUILT, f"{flag}: the selected steps read {state.step.id}, which is {state.state.value} ({state.reason})",
                      f"build it first: run without {flag}, or include {state.step.id}")
 
 
@@ -160,6 +170,8 @@ class Runner:
         self.cache = cache
         self.reporter = reporter
         self.environ = dict(os.environ if environ is None else environ)
+        self.notes: list[Finding] = []  # warnings of the run (a step that left processes running)
+        self.ran_scripts: dict[str, str] = {}  # step id -> sha256 of the script as it was when checked
 
     def run(self, decisions: list[Decision]) -> BuildResult:
         """Run or skip each decision in order; stop at the first failure."""
@@ -177,7 +189,7 @@ class Runner:
                 failure = self._run_step(decision, total)
             except OSError as exc:  # the store or logs could not be written (disk full, permissions)
                 self.reporter.close()
-                raise BuildError(f"step {decision.step.id}: {exc.strerror or exc}: {exc.filename or ''}".rstrip(": "),
+                raise BuildError(UNWRITABLE, f"step {decision.step.id}: {exc.strerror or exc}: {exc.filename or ''}".rstrip(": "),
                                  f"check free space and permissions under {self.plan.root}") from None
             if failure is not None:
                 result.failure = failure
@@ -188,10 +200,19 @@ class Runner:
         return result
 
     def _check_scripts(self, steps: list[RunStep]) -> None:
+        """Every script to run exists and, when plan.json has its digest, is the one compile wrote."""
         for step in steps:
-            if not (self.plan.root / step.script).is_file():
-                raise BuildError(f"{self.plan.root / step.script} is missing",
+            digest = script_sha256(self.plan.root / step.script)
+            if digest is None:
+                raise BuildError(SCRIPT_MISSING, f"{self.plan.root / step.script} is missing",
                                  "recompile the build folder with `trtdeploy compile SPEC -o DIR`")
+            wanted = step.document.script_sha256
+            if wanted is not None and digest != wanted:
+                raise BuildError(SCRIPT_EDITED, f"{step.script} was edited after compile: its sha256 is not the one "
+                                 "plan.json records, so it is not the reviewed plan; nothing was run",
+                                 "recompile the build folder (`trtdeploy compile SPEC -o DIR`) to get the plan's script "
+                                 "back; change the spec, not the script")
+            self.ran_scripts[step.id] = digest
 
     def _run_step(self, decision: Decision, total: int) -> Failure | None:
         step = decision.step
@@ -215,18 +236,28 @@ class Runner:
         return None
 
     def _spawn(self, step: RunStep, tmp: Path, log: IO[bytes]) -> int:
-        env = {**self.environ, "STEP_OUT": str(tmp)}
-        proc = subprocess.Popen(
-            ["bash", step.script], cwd=self.plan.root, env=env, stdin=subprocess.DEVNULL,
-            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, preexec_fn=_die_with_parent(),
-        )
+        """Run the step's script in its own session (and cgroup); when it ends, or is interrupted, stop all of it."""
+        group = StepGroup(self.plan.root / STATE_DIR, step.id)
+        proc = group.spawn(["bash", step.script], self.plan.root, {**self.environ, "STEP_OUT": str(tmp)}, subprocess.PIPE)
         try:
             self._pump(proc, log)
-            return proc.wait()
+            code = proc.wait()
         except BaseException:
-            _stop(proc)
-            log.write(b"\n# trtdeploy: interrupted; the step was stopped\n")
+            group.stop(STOP_GRACE_S)
+            group.close()
+            log.write(b"\n# trtdeploy: interrupted; the step and every process it started were stopped\n")
             raise
+        left = group.stop(0)  # before the output is promoted: nothing may write into it afterwards
+        group.close()
+        if proc.stdout is not None:
+            proc.stdout.close()
+        if left:
+            pids = ", ".join(map(str, left))
+            log.write(f"\n# trtdeploy: stopped {len(left)} process(es) the step left running (pid {pids})\n".encode())
+            self.notes.append(problem(LEFT_RUNNING, f"step {step.id} left {len(left)} process(es) running after it "
+                                      f"ended (pid {pids}); they were stopped before its output was kept",
+                                      "a step's tool should wait for the workers it starts", severity=Severity.WARNING))
+        return code
 
     def _pump(self, proc: subprocess.Popen[bytes], log: IO[bytes]) -> None:
         """Copy the step's output to its log and the reporter until it ends (or it exits and goes quiet)."""
@@ -256,6 +287,7 @@ class Runner:
             output_id=uuid.uuid4().hex, aspects=dict(step.aspects), inputs=inputs,
             depends_on={d: {"run_key": r.run_key, "output_id": r.output_id} for d, r in dep_records.items()},
             started=started, finished=_now(), seconds=round(seconds, 3), host=socket.gethostname(),
+            script=step.script, script_sha256=self.ran_scripts[step.id], outputs=manifest(tmp, frozenset({RECORD})),
         )
         self.store.promote(tmp, step)
         self.store.write_record(step, record)
@@ -294,36 +326,6 @@ def read_tail(path: Path, lines: int = TAIL) -> list[str]:
         handle.seek(max(0, size - (lines * 512)))
         text = handle.read().decode("utf-8", errors="replace")
     return [line.rstrip("\r").rsplit("\r", 1)[-1] for line in text.rstrip("\n").split("\n")][-lines:]
-
-
-def _stop(proc: subprocess.Popen[bytes]) -> None:
-    if proc.poll() is not None:
-        return
-    proc.terminate()
-    try:
-        proc.wait(timeout=10)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-        proc.wait()
-
-
-def _die_with_parent() -> Callable[[], None] | None:
-    """On Linux, a pre-exec hook that makes the step receive SIGKILL if the runner dies (even by SIGKILL),
-    so no step keeps a GPU busy writing into a folder nobody will promote. Safe here: the runner has no threads."""
-    if not sys.platform.startswith("linux"):
-        return None
-    import ctypes
-
-    try:
-        prctl = ctypes.CDLL(None, use_errno=True).prctl
-    except (OSError, AttributeError):
-        return None
-    pr_set_pdeathsig = 1
-
-    def hook() -> None:
-        prctl(pr_set_pdeathsig, signal.SIGKILL)
-
-    return hook
 
 
 def _now() -> str:

@@ -6,6 +6,8 @@ rename: atomic on one file system) and then the record
 `.trtdeploy-complete.json` written inside it (temp file, fsync, rename, fsync of
 the folder). A folder without a record is not done, so a step killed at any
 moment is never taken as built; store/.tmp is emptied at the start of each run.
+The record also keeps the manifest of the output and the digest of the script
+that made it (compiler/run/manifest.py), so a later change to either is seen.
 """
 
 from __future__ import annotations
@@ -16,14 +18,15 @@ import secrets
 import shutil
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from compiler.run.plandoc import BuildPlan, RunStep
+if TYPE_CHECKING:  # annotations only: compiler.run.folder (used by compile) needs the store's helpers, not pydantic
+    from compiler.run.plandoc import BuildPlan, RunStep
 
 STORE = "store"
 TMP = ".tmp"
 RECORD = ".trtdeploy-complete.json"
-RECORD_VERSION = 1
+RECORD_VERSION = 2
 
 
 @dataclass(frozen=True)
@@ -33,7 +36,8 @@ class Record:
     `inputs` maps an input's path as written in plan.json to {kind, path, digest, files};
     `depends_on` maps each input step to the {run_key, output_id} of the output it read.
     `output_id` is new on every run, so a step that re-ran makes its readers stale even
-    when its run key is unchanged (for example after --force).
+    when its run key is unchanged (for example after --force). `outputs` is the output
+    folder's manifest, `script` and `script_sha256` the script that ran.
     """
 
     step: str
@@ -47,6 +51,9 @@ class Record:
     finished: str = ""
     seconds: float = 0.0
     host: str = ""
+    script: str = ""
+    script_sha256: str = ""
+    outputs: dict[str, dict[str, Any]] = field(default_factory=dict)
 
     def to_json(self) -> dict[str, Any]:
         return {"version": RECORD_VERSION, **asdict(self)}
@@ -77,6 +84,10 @@ class Store:
         """The completion record of the step's store folder, or None if it is missing, damaged or foreign."""
         record = read_record(self.final(step))
         return record if record is not None and record.step == step.id else None
+
+    def has_record_file(self, step: RunStep) -> bool:
+        """Whether the step's folder has a record file at all (one `record` may still refuse)."""
+        return (self.final(step) / RECORD).is_file()
 
     def earlier_builds(self, step: RunStep) -> list[Record]:
         """Complete records of the same step id under other fingerprints (kept, unused by this plan)."""
@@ -113,7 +124,7 @@ class Store:
             old = self.tmp / f"replaced-{final.name}.{secrets.token_hex(4)}"
             os.rename(final, old)
         os.rename(tmp, final)
-        _fsync_dir(self.dir)
+        fsync_dir(self.dir)
         if old is not None:
             remove(old)
         return final
@@ -127,7 +138,7 @@ class Store:
             handle.flush()
             os.fsync(handle.fileno())
         os.replace(tmp, folder / RECORD)
-        _fsync_dir(folder)
+        fsync_dir(folder)
 
     def unused(self, plan: BuildPlan) -> list[Path]:
         """Store folders the plan does not use (older fingerprints, removed steps), sorted."""
@@ -168,7 +179,7 @@ def remove(path: Path) -> None:
         path.unlink(missing_ok=True)
 
 
-def _fsync_dir(folder: Path) -> None:
+def fsync_dir(folder: Path) -> None:
     """Make a rename in `folder` durable; best effort where directories cannot be opened."""
     try:
         fd = os.open(folder, os.O_RDONLY)

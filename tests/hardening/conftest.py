@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import os
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
@@ -35,6 +36,17 @@ def fuzz_settings(examples: int) -> settings:
                                HealthCheck.function_scoped_fixture],
         print_blob=True,
     )
+
+
+@pytest.fixture(autouse=True)
+def _stop_what_killed_runners_left(tmp_path: Path) -> Iterator[None]:
+    """Tests kill runners with SIGKILL on purpose; afterwards, stop what their steps left and remove their cgroups,
+    exactly as the next build would (compiler.run.processes.stop_leftovers)."""
+    yield
+    from compiler.run.processes import stop_leftovers
+
+    for state_dir in {p.parent.parent for p in tmp_path.glob("**/.trtdeploy/attempts/*.json")}:
+        stop_leftovers(state_dir)
 
 
 def invoke(*args: str) -> Result:

@@ -113,6 +113,8 @@ def full_tree(store: Path) -> dict[str, Any]:
         if path.name == ".trtdeploy-complete.json":
             record = {k: v for k, v in json.loads(path.read_text()).items() if k not in VOLATILE}
             record["depends_on"] = sorted(record.get("depends_on", {}))
+            record["outputs"] = {name: {k: v for k, v in entry.items() if k != "mtime_ns"}  # when it was written
+                                 for name, entry in record.get("outputs", {}).items()}
             out[relative] = record
         else:
             out[relative] = path.read_bytes()

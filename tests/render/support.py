@@ -10,9 +10,9 @@ import sys
 from collections.abc import Mapping
 from pathlib import Path
 
-from compiler.cli.plan import write_build_folder
 from compiler.plan.model import Plan
-from compiler.render import render_build
+from compiler.render import is_executable, render_build
+from compiler.run.folder import write_build_folder
 
 # Prints each argument as one JSON line, so that spaces, quotes and newlines survive exactly.
 PRINT_ARGV = 'import json,sys; print("\\n".join(json.dumps(a) for a in sys.argv[1:]))'
@@ -29,7 +29,7 @@ for rank in range(int(args[args.index("-n") + 1])):
 
 
 def compile_plan(plan: Plan, dest: Path) -> Path:
-    write_build_folder(dest, render_build(plan))
+    write_build_folder(dest, render_build(plan), is_executable)
     return dest
 
 

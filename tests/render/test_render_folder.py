@@ -1,4 +1,7 @@
-"""The build folder: byte-identical on recompile, replaced as a whole, never half-written, store/ and logs/ kept."""
+"""The build folder: byte-identical on recompile, replaced as a whole, never half-written, store/ and logs/ kept.
+
+Kills at every file operation of the swap are in tests/hardening/test_hardening_swap.py.
+"""
 
 from __future__ import annotations
 
@@ -9,9 +12,10 @@ from typing import Any
 
 import pytest
 
-from compiler.cli.plan import BuildFolderError, write_build_folder
 from compiler.plan.model import Plan
-from compiler.render import render_build
+from compiler.render import is_executable, render_build
+from compiler.run.errors import BuildError
+from compiler.run.folder import write_build_folder as write_files
 from compiler.run.lock import BuildLock
 from plan.support import plan_file, plan_spec
 
@@ -24,7 +28,14 @@ def snapshot(folder: Path) -> dict[str, bytes]:
 
 
 def leftovers(parent: Path) -> list[str]:
-    return sorted(p.name for p in parent.iterdir() if p.name.startswith("."))
+    """Hidden entries beside the build folders, and staging left inside them."""
+    hidden = [p.name for p in parent.iterdir() if p.name.startswith(".")]
+    staged = [str(p.relative_to(parent)) for p in parent.glob("*/.trtdeploy/compile")]
+    return sorted(hidden + staged)
+
+
+def write_build_folder(dest: Path, files: dict[str, str]) -> None:
+    write_files(dest, files, is_executable)
 
 
 @pytest.fixture
@@ -73,8 +84,9 @@ def test_refuses_to_replace_a_folder_that_is_not_a_build(plan: Plan, tmp_path: P
     folder = tmp_path / "home"
     folder.mkdir()
     (folder / "thesis.tex").write_text("precious\n", encoding="utf-8")
-    with pytest.raises(BuildFolderError, match="not a build folder"):
+    with pytest.raises(BuildError, match="not a build folder") as err:
         write_build_folder(folder, render_build(plan))
+    assert err.value.finding.code == "B110"
     assert snapshot(folder) == {"thesis.tex": b"precious\n"}
     assert leftovers(tmp_path) == []
 
@@ -82,7 +94,7 @@ def test_refuses_to_replace_a_folder_that_is_not_a_build(plan: Plan, tmp_path: P
 def test_unwritable_destination_leaves_nothing(plan: Plan, tmp_path: Path) -> None:
     blocker = tmp_path / "file"
     blocker.write_text("x", encoding="utf-8")
-    with pytest.raises(BuildFolderError):
+    with pytest.raises(BuildError):
         write_build_folder(blocker / "build", render_build(plan))
     assert sorted(p.name for p in tmp_path.iterdir()) == ["file", "specs"]
 
@@ -92,43 +104,49 @@ def test_a_failure_while_writing_leaves_no_partial_folder(plan: Plan, tmp_path: 
     folder = tmp_path / "b"
     write_build_folder(folder, render_build(plan))
     before = snapshot(folder)
-    real = Path.write_text
+    real = os.fsync
     calls = {"n": 0}
 
-    def flaky(self: Path, data: str, encoding: str | None = None) -> int:
+    def flaky(fd: int) -> None:
         calls["n"] += 1
         if calls["n"] == 3:
             raise OSError(28, "No space left on device")
-        return real(self, data, encoding=encoding)
+        real(fd)
 
-    monkeypatch.setattr(Path, "write_text", flaky)
-    with pytest.raises(BuildFolderError, match="No space left"):
+    monkeypatch.setattr(os, "fsync", flaky)
+    with pytest.raises(BuildError, match="No space left"):
         write_build_folder(folder, render_build(plan))
     monkeypatch.undo()
     assert snapshot(folder) == before
     assert leftovers(tmp_path) == []
-    with pytest.raises(BuildFolderError):
+    with pytest.raises(BuildError):
         write_build_folder(tmp_path / "fresh", {"plan.json": "{}", "a/b": "x", "a/b/c": "y"})
     assert not (tmp_path / "fresh").exists() and leftovers(tmp_path) == []
 
 
-def test_a_failed_swap_puts_the_old_folder_back(plan: Plan, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+@pytest.mark.parametrize("entry", ["launch", "plan.json"])
+def test_a_failed_swap_puts_the_old_files_back(entry: str, plan: Plan, tmp_path: Path,
+                                               monkeypatch: pytest.MonkeyPatch) -> None:
     folder = tmp_path / "b"
     write_build_folder(folder, render_build(plan))
     (folder / "store").mkdir()
     (folder / "store" / "x").write_text("kept\n", encoding="utf-8")
     before = snapshot(folder)
     real = os.rename
+    failed: list[Path] = []
 
     def failing(src: Any, dst: Any) -> None:
-        if Path(dst) == folder and Path(src).name.startswith(".b.new-"):
+        if Path(dst) == folder / entry and not failed:  # the rename that would put this new entry in place
+            failed.append(Path(src))
             raise OSError(5, "Input/output error")
         real(src, dst)
 
-    monkeypatch.setattr(os, "rename", failing)  # the rename that would put the new folder in place
-    with pytest.raises(BuildFolderError):
-        write_build_folder(folder, render_build(plan))
+    monkeypatch.setattr(os, "rename", failing)
+    changed = plan_spec(tmp_path / "specs", GPTQ, {"limits": {"max_batch_size": 64}}, name="changed.yaml")
+    with pytest.raises(BuildError, match="Input/output error") as err:
+        write_build_folder(folder, render_build(changed))
     monkeypatch.undo()
+    assert err.value.finding.code == "B111" and failed
     assert snapshot(folder) == before
     assert leftovers(tmp_path) == []
 
@@ -136,8 +154,9 @@ def test_a_failed_swap_puts_the_old_folder_back(plan: Plan, tmp_path: Path, monk
 def test_a_running_build_keeps_its_folder(plan: Plan, tmp_path: Path) -> None:
     folder = tmp_path / "b"
     write_build_folder(folder, render_build(plan))
-    before = snapshot(folder)
-    with BuildLock(folder), pytest.raises(BuildFolderError, match="locked"):
+    before = {k: v for k, v in snapshot(folder).items() if not k.startswith(".trtdeploy")}
+    with BuildLock(folder), pytest.raises(BuildError, match="locked") as err:
         write_build_folder(folder, render_build(plan))
+    assert err.value.finding.code == "B201"
     assert {k: v for k, v in snapshot(folder).items() if not k.startswith(".trtdeploy")} == before
     assert leftovers(tmp_path) == []

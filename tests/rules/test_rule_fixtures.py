@@ -30,6 +30,8 @@ EXTENDS = re.compile(r"""^extends:\s*["']?([^"'#\s]+)""", re.MULTILINE)
 
 # Codes a fixture file cannot trigger, each covered by a direct test in test_rule_helpers.py.
 DIRECT_TESTS = {"S100"}
+# Run-stage codes (B) come from build folders, runs and hosts, not specs: each must be asserted by a test there.
+RUN_TESTS = sorted((DATA.parent / "run").glob("test_*.py")) + sorted((DATA.parent / "hardening").glob("test_*.py"))
 
 Expected = frozenset[tuple[Path, int, str, Severity]]
 
@@ -88,8 +90,25 @@ def test_good_spec_checks_clean(path: Path) -> None:
 
 def test_every_rule_has_a_fixture() -> None:
     triggered = {code for path in BROKEN for _, _, code, _ in found(path)} | DIRECT_TESTS
-    live = {code for code, rule in load_rules().items() if not rule.removed}
+    live = {code for code, rule in load_rules().items() if not rule.removed and rule.stage != "run"}
     assert not live - triggered, f"rules without a fixture: {sorted(live - triggered)}"
+
+
+def test_every_run_stage_code_is_asserted_by_a_run_or_hardening_test() -> None:
+    text = "\n".join(path.read_text(encoding="utf-8") for path in RUN_TESTS)
+    run_codes = {code for code, rule in load_rules().items() if not rule.removed and rule.stage == "run"}
+    assert run_codes, "no run-stage codes registered"
+    missing = sorted(code for code in run_codes if re.search(rf"[\"']{code}[\" :']", text) is None)
+    assert not missing, f"run-stage codes no test under tests/run or tests/hardening asserts: {missing}"
+
+
+def test_every_code_the_run_stage_reports_is_registered() -> None:
+    sources = [*(DATA.parents[1] / "compiler" / "run").glob("*.py"), DATA.parents[1] / "compiler" / "cli" / "build.py",
+               DATA.parents[1] / "compiler" / "plan" / "document.py"]
+    used = {code for path in sources for code in re.findall(r"[\"'](B\d{3})[\"']", path.read_text(encoding="utf-8"))}
+    rules = load_rules()
+    assert used, "no B codes found in compiler/run"
+    assert not [c for c in used if c not in rules or rules[c].stage != "run"], sorted(used - set(rules))
 
 
 def test_fixture_names_start_with_a_code_they_trigger() -> None:

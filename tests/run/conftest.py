@@ -14,6 +14,17 @@ from runkit import Host, Knobs, host_env, make_host, make_plan, write_build_fold
 KNOBS_ENV = ("TRTDEPLOY_MODEL_DIR", "TRTDEPLOY_STANDIN_FAIL", "TRTDEPLOY_STANDIN_SLEEP", "CUDA_VISIBLE_DEVICES")
 
 
+@pytest.fixture(autouse=True)
+def _stop_what_killed_runners_left(tmp_path: Path) -> Iterator[None]:
+    """Tests kill runners with SIGKILL on purpose; afterwards, stop what their steps left and remove their cgroups,
+    exactly as the next build would (compiler.run.processes.stop_leftovers)."""
+    yield
+    from compiler.run.processes import stop_leftovers
+
+    for state_dir in {p.parent.parent for p in tmp_path.glob("**/.trtdeploy/attempts/*.json")}:
+        stop_leftovers(state_dir)
+
+
 @pytest.fixture
 def host(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Host]:
     """A fake build host whose environment (PATH, examples folder, stand-in knobs) is this process's."""

@@ -193,6 +193,26 @@ def make_plan(knobs: Knobs, host: Host) -> Plan:
                 findings, variables)
 
 
+def write_spec(host: Host, path: Path, fmt: str = "fp8", version: str = "1.2.0", gpu: str = "H100-SXM", tp: int = 2,
+               batch: int = 4, samples: int = 32, dataset: Path | None = None) -> Path:
+    """A spec of this host's tiny model for the engine path, for the real planner and renderer (`trtdeploy build SPEC`)."""
+    quant = {"fp8": ["format: fp8", "kv_cache: fp8"], "int8_sq": ["format: int8_sq"], "none": ["format: none"],
+             "gptq_ckpt": ["format: int4_gptq", f"checkpoint: {host.checkpoint}"]}[fmt]
+    if fmt in {"fp8", "int8_sq"}:
+        quant += ["calibration:", f"  dataset: {dataset or host.calib}", f"  samples: {samples}"]
+    lines = [
+        f"name: tiny-{fmt.replace('_', '-')}",
+        "model:", f"  path: {host.model}",
+        "quantization:", *(f"  {line}" for line in quant),
+        "parallelism:", f"  tp: {tp}",
+        "limits:", f"  max_batch_size: {batch}", "  max_input_len: 256", "  max_output_len: 256",
+        "target:", f"  gpu: {gpu}", "  gpus_per_node: 2", f'  tensorrt_llm: "{version}"',
+        "  backend: tensorrt",  # these stand-ins play the engine path's tools
+    ]
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
 # ---------------------------------------------------------------- the build folder
 
 

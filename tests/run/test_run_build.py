@@ -141,7 +141,7 @@ def test_a_failing_step_prints_its_log_tail_and_is_not_recorded(host: Host, comp
     assert "--- build: last " in result.stderr and "lines of logs/02-build.log ---" in result.stderr
     assert "stand-in trtllm-build: failing as asked" in result.stderr
     assert f"full log: {folder.resolve() / 'logs' / '02-build.log'}" in result.stderr
-    assert "step build failed (exit 1)" in result.stderr
+    assert "B208 error: step build failed (exit 1)" in result.stderr
     assert not list((folder / "store").glob("build-*"))
     assert list((folder / "store").glob("quantize-*/.trtdeploy-complete.json"))
     monkeypatch.delenv("TRTDEPLOY_STANDIN_FAIL")
@@ -183,9 +183,21 @@ def test_a_missing_input_is_a_preflight_failure(host: Host, compile_folder: Call
     monkeypatch.setenv("TRTDEPLOY_MODEL_DIR", str(tmp_path / "nowhere"))
     result = build(trtdeploy, folder)
     assert result.exit_code == 1
-    assert f"trtdeploy: step quantize: model input {tmp_path / 'nowhere'} does not exist (from ${{MODEL_DIR}})" in result.stderr
+    assert f"B205 error: step quantize: model input {tmp_path / 'nowhere'} does not exist (from ${{MODEL_DIR}})" in result.stderr
     assert "help: set TRTDEPLOY_MODEL_DIR" in result.stderr
     assert calls(host) == [] and not (folder / "logs").exists()
+
+
+def test_an_input_variable_without_a_value_is_a_preflight_failure(host: Host, compile_folder: Callable[..., Path],
+                                                                  trtdeploy: Build) -> None:
+    folder = compile_folder()
+    plan = json.loads((folder / "plan.json").read_text())
+    plan["variables"]["MODEL_DIR"] = {"env": "TRTDEPLOY_MODEL_DIR", "default": None}  # compiled without model.path
+    (folder / "plan.json").write_text(json.dumps(plan))
+    result = build(trtdeploy, folder)
+    assert result.exit_code == 1
+    assert "B207 error: input path '${MODEL_DIR}' needs ${MODEL_DIR}, which the plan leaves to the environment" in result.stderr
+    assert "help: set TRTDEPLOY_MODEL_DIR" in result.stderr and calls(host) == []
 
 
 def test_leftovers_of_a_killed_run_are_removed(host: Host, compile_folder: Callable[..., Path], trtdeploy: Build) -> None:
@@ -216,7 +228,7 @@ def test_unknown_step_ids_are_usage_errors_naming_the_valid_ones(host: Host, com
     for flag in ("--only", "--from", "--force"):
         result = build(trtdeploy, folder, flag, "convrt")
         assert result.exit_code == 2
-        assert "trtdeploy: unknown step 'convrt'" in result.stderr
+        assert "B202 error: unknown step 'convrt'" in result.stderr
         assert "help: the steps of this plan are: quantize, build" in result.stderr
 
 
@@ -224,7 +236,7 @@ def test_only_needs_the_steps_it_reads_to_be_built(host: Host, compile_folder: C
     folder = compile_folder()
     refused = build(trtdeploy, folder, "--only", "build")
     assert refused.exit_code == 1
-    assert "--only: the selected steps read quantize, which is missing (not built yet)" in refused.stderr
+    assert "B204 error: --only: the selected steps read quantize, which is missing (not built yet)" in refused.stderr
     first = build(trtdeploy, folder, "--only", "quantize")
     assert first.exit_code == 0 and ran(first) == ["quantize"]
     second = build(trtdeploy, folder, "--only", "build")
@@ -238,7 +250,7 @@ def test_from_considers_the_step_and_those_after_it(host: Host, compile_folder: 
     assert ran(result) == ["build"]
     assert "quantize" not in result.stdout
     outside = build(trtdeploy, folder, "--from", "build", "--force", "quantize")
-    assert outside.exit_code == 2 and "--force quantize: that step is not selected" in outside.stderr
+    assert outside.exit_code == 2 and "B203 error: --force quantize: that step is not selected" in outside.stderr
 
 
 def test_a_step_forced_alone_makes_its_readers_stale(host: Host, compile_folder: Callable[..., Path], trtdeploy: Build) -> None:
@@ -286,8 +298,9 @@ def test_clean_removes_store_folders_the_plan_no_longer_uses(host: Host, compile
 
 def test_a_folder_that_is_neither_spec_nor_build_is_a_usage_error(trtdeploy: Build, tmp_path: Path) -> None:
     result = trtdeploy("build", str(tmp_path / "nope"))
-    assert result.exit_code == 2 and "no such spec or build folder" in result.stderr
+    assert result.exit_code == 2 and "B100 error: no such spec or build folder" in result.stderr
     empty = tmp_path / "empty"
     empty.mkdir()
     result = trtdeploy("build", str(empty), "--skip-doctor")
-    assert result.exit_code == 1 and "plan.json does not exist" in result.stderr
+    assert result.exit_code == 1 and "B101 error: " in result.stderr and "plan.json does not exist" in result.stderr
+    assert list(empty.iterdir()) == []  # nothing was created in a folder that is not a build folder

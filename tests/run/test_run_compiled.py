@@ -10,32 +10,13 @@ from pathlib import Path
 import pytest
 from click.testing import Result
 
-from runkit import Host, calls
+from runkit import Host, calls, write_spec
 
 MISSING = [m for m in ("compiler.render", "compiler.cli.plan", "compiler.plan.planner") if importlib.util.find_spec(m) is None]
 pytestmark = pytest.mark.skipif(bool(MISSING), reason=f"the planner/renderer is not there yet: {', '.join(MISSING)} missing")
 
 Build = Callable[..., Result]
 FIRST = {"fp8": "quantize", "int8_sq": "convert", "gptq_ckpt": "convert", "none": "convert"}
-
-
-def write_spec(host: Host, path: Path, fmt: str = "fp8", version: str = "1.2.0", gpu: str = "H100-SXM", tp: int = 2,
-               batch: int = 4, samples: int = 32, dataset: Path | None = None) -> Path:
-    quant = {"fp8": ["format: fp8", "kv_cache: fp8"], "int8_sq": ["format: int8_sq"], "none": ["format: none"],
-             "gptq_ckpt": ["format: int4_gptq", f"checkpoint: {host.checkpoint}"]}[fmt]
-    if fmt in {"fp8", "int8_sq"}:
-        quant += ["calibration:", f"  dataset: {dataset or host.calib}", f"  samples: {samples}"]
-    lines = [
-        f"name: tiny-{fmt.replace('_', '-')}",
-        "model:", f"  path: {host.model}",
-        "quantization:", *(f"  {line}" for line in quant),
-        "parallelism:", f"  tp: {tp}",
-        "limits:", f"  max_batch_size: {batch}", "  max_input_len: 256", "  max_output_len: 256",
-        "target:", f"  gpu: {gpu}", "  gpus_per_node: 2", f'  tensorrt_llm: "{version}"',
-        "  backend: tensorrt",  # these stand-ins play the engine path's tools
-    ]
-    path.write_text("\n".join(lines) + "\n")
-    return path
 
 
 def test_a_calibration_file_reaches_the_quantize_step_in_a_form_the_release_reads(
@@ -104,7 +85,19 @@ def test_a_spec_with_errors_builds_nothing(host: Host, tmp_path: Path, trtdeploy
     spec = write_spec(host, tmp_path / "spec.yaml", tp=3)
     result = trtdeploy("build", str(spec), "-o", str(tmp_path / "out"), "--skip-doctor")
     assert result.exit_code == 1
-    assert "has errors; nothing was built" in result.stderr and not (tmp_path / "out").exists()
+    assert "B113 error: " in result.stderr and "has errors; nothing was built" in result.stderr
+    assert not (tmp_path / "out").exists()
+
+
+def test_a_spec_is_never_compiled_into_a_folder_of_other_files(host: Host, tmp_path: Path, trtdeploy: Build) -> None:
+    spec, home = write_spec(host, tmp_path / "spec.yaml"), tmp_path / "home"
+    home.mkdir()
+    (home / "thesis.tex").write_text("precious\n")
+    for command in (("build", str(spec), "-o", str(home), "--skip-doctor"), ("compile", str(spec), "-o", str(home))):
+        result = trtdeploy(*command)
+        assert result.exit_code == 1
+        assert f"B110 error: cannot write {home}: it is a folder with files but no plan.json" in result.stderr
+        assert [p.name for p in home.iterdir()] == ["thesis.tex"]
 
 
 @pytest.mark.parametrize(("gpu", "fmt", "status"), [("H100-SXM", "fp8", "ok"), ("A10", "none", "FAIL")])
@@ -118,5 +111,5 @@ def test_doctor_of_a_spec_compares_the_gpu(gpu: str, fmt: str, status: str, host
     spec = write_spec(host, tmp_path / "spec.yaml", fmt, gpu=gpu, tp=1)
     result = trtdeploy("doctor", str(spec))
     assert result.exit_code == 1  # no TensorRT-LLM here
-    assert f"{status:<4}  gpu: " in result.stdout
+    assert ("ok    gpu: " if status == "ok" else "B408 error: gpu: ") in result.stdout
     assert not (tmp_path / "build").exists()

@@ -12,16 +12,20 @@ from pathlib import Path
 import pytest
 from click.testing import Result
 
+from compiler.findings import Severity
 from compiler.run.doctor import (
-    Check,
     HostNeeds,
     SeenGpu,
     Status,
     _install_text,
     _smi_line,
     check_disk,
+    check_gpus,
+    flagged,
     gpu_matches,
+    passed,
     render_text,
+    run_checks,
 )
 from compiler.catalog import find_gpu
 from runkit import Host, Knobs
@@ -60,13 +64,18 @@ def with_path(monkeypatch: pytest.MonkeyPatch, folder: Path) -> None:
     monkeypatch.setenv("PATH", f"{folder}{os.pathsep}{os.environ['PATH']}")
 
 
+WORDS = {"error": "FAIL", "warning": "warn"}
+
+
 def lines(result: Result) -> dict[str, str]:
-    """check name -> its status word, from the text output."""
+    """check name -> ok, FAIL (an error finding) or warn (a warning finding), from the text output."""
     found = {}
     for line in result.stdout.splitlines():
-        status, _, rest = line.partition("  ")
-        if status.strip() in {"ok", "FAIL", "warn"} and ":" in rest:
-            found[rest.split(":", 1)[0].strip()] = status.strip()
+        if line.startswith("ok    "):
+            found[line[6:].split(":", 1)[0]] = "ok"
+        elif line.startswith("B4"):  # B4xx error: <check>: <detail>
+            _, severity, rest = line.split(" ", 2)
+            found[rest.split(":", 1)[0]] = WORDS[severity.rstrip(":")]
     return found
 
 
@@ -76,9 +85,9 @@ def test_doctor_on_a_host_without_gpu_or_tensorrt_llm_fails_clearly(tmp_path: Pa
                           cwd=tmp_path, timeout=120)
     assert proc.returncode == 1
     assert "Traceback" not in proc.stdout + proc.stderr
-    assert "FAIL  tensorrt_llm: " in proc.stdout and "cannot import tensorrt_llm" in proc.stdout
-    assert "FAIL  trtllm-build: trtllm-build is not on PATH" in proc.stdout
-    assert "FAIL  gpu: no NVIDIA GPU seen" in proc.stdout
+    assert "B401 error: tensorrt_llm: " in proc.stdout and "cannot import tensorrt_llm" in proc.stdout
+    assert "B403 error: trtllm-build: trtllm-build is not on PATH" in proc.stdout
+    assert "B407 error: gpu: no NVIDIA GPU seen" in proc.stdout
     assert "  help: " in proc.stdout and "checks: 3 failed" in proc.stdout
 
 
@@ -93,7 +102,7 @@ def test_the_gpu_check_compares_the_seen_gpu_with_the_plan(gpu: str, status: str
         assert "ok    gpu: NVIDIA H100 80GB HBM3 (80 GiB, compute 9.0) via nvidia-smi matches NVIDIA H100 SXM5 80GB" in result.stdout
         assert lines(result)["gpu count"] == "ok"
     else:
-        assert "FAIL  gpu: this host has NVIDIA H100 80GB HBM3 (80 GiB, compute 9.0) (via nvidia-smi); " \
+        assert "B408 error: gpu: this host has NVIDIA H100 80GB HBM3 (80 GiB, compute 9.0) (via nvidia-smi); " \
                "the plan targets NVIDIA A10" in result.stdout
 
 
@@ -102,7 +111,7 @@ def test_too_few_gpus_fail_the_count_check(host: Host, compile_folder: Callable[
     with_path(monkeypatch, fake_tools(tmp_path / "fake", [H100_LINE, H100_LINE]))
     monkeypatch.setenv("CUDA_VISIBLE_DEVICES", "0")
     result = trtdeploy("doctor", str(compile_folder(Knobs(tp=2))))
-    assert "FAIL  gpu count: 1 usable, 2 needed" in result.stdout
+    assert "B409 error: gpu count: 1 usable, 2 needed" in result.stdout
     assert "CUDA_VISIBLE_DEVICES hides some GPUs" in result.stdout
 
 
@@ -114,11 +123,12 @@ def test_tools_of_the_plan_and_their_release(host: Host, compile_folder: Callabl
     assert found["tensorrt_llm"] == "ok" and "1.2.0, as the plan targets" in ok.stdout
     assert found["trtllm-build"] == "ok"  # the stand-in is on PATH
     assert found["modelopt"] == "FAIL" and "help: pip install nvidia-modelopt[torch]" in ok.stdout
+    assert "B404 error: modelopt: " in ok.stdout
     assert found["examples"] == "ok" and "quantization/quantize.py (step quantize)" in ok.stdout
     assert found["mpirun"] in {"ok", "warn"}
     old = trtdeploy("doctor", str(compile_folder(Knobs(line="0.12", flow="convert"), name="old")))
     assert lines(old)["tensorrt_llm"] == "FAIL"
-    assert "1.2.0 is installed, but the plan targets 0.16.0" in old.stdout
+    assert "B402 error: tensorrt_llm: 1.2.0 is installed, but the plan targets 0.16.0" in old.stdout
     assert "make -C docker release_build" in old.stdout and "modelopt" not in lines(old)
     with_path(monkeypatch, fake_tools(tmp_path / "fake2", trtllm="1.2.0", modules=("modelopt",)))
     assert lines(trtdeploy("doctor", str(tmp_path / "new")))["modelopt"] == "ok"
@@ -128,7 +138,8 @@ def test_examples_scripts_are_checked_where_the_steps_will_look(host: Host, comp
                                                                 monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("TRTDEPLOY_EXAMPLES_DIR")
     result = trtdeploy("doctor", str(compile_folder(Knobs(flow="convert"))))
-    assert "FAIL  examples: /app/tensorrt_llm/examples/models/core/llama/convert_checkpoint.py does not exist (step convert runs it)" in result.stdout
+    assert "B405 error: examples: /app/tensorrt_llm/examples/models/core/llama/convert_checkpoint.py does not exist " \
+           "(step convert runs it)" in result.stdout
     assert "help: set TRTDEPLOY_EXAMPLES_DIR (or target.examples_dir)" in result.stdout
 
 
@@ -137,7 +148,9 @@ def test_doctor_json_and_the_disk_estimate(host: Host, compile_folder: Callable[
     data = json.loads(result.stdout)
     assert data["ok"] is False and result.exit_code == 1
     disk = next(c for c in data["checks"] if c["check"] == "disk")
-    assert disk["status"] == "ok"
+    assert disk["status"] == "ok" and disk["code"] is None
+    gpu = next(c for c in data["checks"] if c["check"] == "gpu")
+    assert gpu["status"] == "FAIL" and gpu["code"] == "B407" and gpu["help"]
     assert "checkpoint of quantize 0.0 GiB; full-precision intermediate of quantize (the model's size)" in disk["detail"]
     assert "engine of build" in disk["detail"]
 
@@ -146,8 +159,8 @@ def test_build_runs_doctor_first_and_stops_on_a_failure(host: Host, compile_fold
     folder = compile_folder()
     result = trtdeploy("build", str(folder), "--plain")
     assert result.exit_code == 1
-    assert "FAIL  gpu: no NVIDIA GPU seen" in result.stderr
-    assert "this host cannot run the build (doctor checks above failed)" in result.stderr
+    assert "B407 error: gpu: no NVIDIA GPU seen" in result.stderr
+    assert "B412 error: this host cannot run the build (doctor checks above failed)" in result.stderr
     assert "--skip-doctor" in result.stderr
     assert not (folder / "logs").exists()
 
@@ -182,9 +195,24 @@ def test_disk_shortage_fails_with_the_parts(tmp_path: Path) -> None:
     needs = HostNeeds(tools=frozenset(), disk_path=tmp_path / "not-yet", disk_parts=(("engine of build", 1 << 60),))
     check = check_disk(needs)
     assert check.status is Status.FAIL and "engine of build 1073741824.0 GiB" in check.detail
+    assert check.problem is not None and check.problem.code == "B410"
     assert f"free under {tmp_path}" in check.detail
 
 
-def test_render_text_prints_help_only_for_problems() -> None:
-    text = render_text([Check(Status.OK, "a", "fine", "unused"), Check(Status.WARN, "b", "hmm", "do x")])
-    assert text == "ok    a: fine\nwarn  b: hmm\n  help: do x\n"
+def test_render_text_prints_findings_for_problems() -> None:
+    text = render_text([passed("a", "fine"), flagged("B406", "b", "hmm", "do x", Severity.WARNING)])
+    assert text == "ok    a: fine\nB406 warning: b: hmm\n  help: do x\n"
+
+
+def test_a_missing_mpirun_only_warns(tmp_path: Path) -> None:
+    checks = run_checks(HostNeeds(tools=frozenset(), launcher="mpirun"), {"PATH": str(tmp_path)})
+    mpirun = next(c for c in checks if c.name == "mpirun")
+    assert mpirun.status is Status.WARN and mpirun.problem is not None and mpirun.problem.code == "B406"
+    assert "launch/mpirun.sh needs it (the build does not)" in mpirun.detail
+
+
+def test_a_gpu_outside_the_catalog_is_not_compared(tmp_path: Path) -> None:
+    fake = fake_tools(tmp_path / "fake", [H100_LINE])
+    checks = check_gpus(HostNeeds(tools=frozenset(), gpu_name="H999"), {"PATH": str(fake)})
+    assert checks[0].status is Status.WARN and checks[0].problem is not None and checks[0].problem.code == "B411"
+    assert "the plan's GPU 'H999' is not in the catalog" in checks[0].detail

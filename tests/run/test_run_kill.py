@@ -99,7 +99,7 @@ def test_a_second_build_is_refused_while_the_first_holds_the_lock(host: Host, co
         wait_for(folder / "logs" / "01-quantize.log", "sleeping", first)
         second = trtdeploy("build", str(folder), "--skip-doctor", "--plain")
         assert second.exit_code == 1
-        assert f"trtdeploy: build folder is locked by pid {first.pid} on host {socket.gethostname()} since " in second.stderr
+        assert f"B201 error: build folder is locked by pid {first.pid} on host {socket.gethostname()} since " in second.stderr
         clean = trtdeploy("build", str(folder), "--clean")
         assert clean.exit_code == 1 and f"locked by pid {first.pid}" in clean.stderr
     finally:

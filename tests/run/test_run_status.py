@@ -95,4 +95,4 @@ def test_status_text_and_it_writes_nothing(host: Host, compile_folder: Callable[
 
 def test_status_of_a_missing_folder_is_a_usage_error(trtdeploy: Build, tmp_path: Path) -> None:
     result = trtdeploy("status", str(tmp_path / "nope"))
-    assert result.exit_code == 2 and "no such build folder" in result.stderr
+    assert result.exit_code == 2 and "B100 error: no such build folder" in result.stderr

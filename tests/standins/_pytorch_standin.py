@@ -6,7 +6,7 @@ tables the planner checks what it emits against; so they run under the python3 o
 virtual environment trtdeploy is installed in.
 
 Knobs for tests (besides each stand-in's own):
-  TRTDEPLOY_STANDIN_VERSION=<x.y.z>     the TensorRT-LLM release to act as (default: compiler.versions.NEWEST_RELEASE)
+  TRTDEPLOY_STANDIN_VERSION=<x.y.z>     the TensorRT-LLM release to act as (default: the newest release of compiler/catalog/releases.yaml)
   TRTDEPLOY_STANDIN_FAIL=<tool>         exit 1 with a message
   TRTDEPLOY_STANDIN_LOG=<file>          append one JSON line {"tool", "argv", "version", "pid"} per invocation
 
@@ -23,7 +23,8 @@ from collections.abc import Callable
 import _standin as s
 
 from compiler.catalog.tools import ParsedArgs, surface
-from compiler.versions import NEWEST_RELEASE, Version, parse_version
+from compiler.catalog.releases import newest_release
+from compiler.versions import Version, parse_version
 
 USAGE_ERROR = 2
 RUNTIME_ERROR = 1
@@ -34,7 +35,8 @@ class Refused(Exception):
 
 
 def trtllm_release() -> Version:
-    return parse_version(os.environ.get("TRTDEPLOY_STANDIN_VERSION") or NEWEST_RELEASE)
+    written = os.environ.get("TRTDEPLOY_STANDIN_VERSION")
+    return parse_version(written) if written else newest_release().version
 
 
 def run(tool: str, version: Version, body: Callable[[ParsedArgs], None]) -> int:

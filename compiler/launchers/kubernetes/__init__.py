@@ -22,13 +22,16 @@ from __future__ import annotations
 import functools
 import posixpath
 import re
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, replace
-from pathlib import Path
-from typing import Any
 
-import yaml
-
+from compiler.catalog.ranges import (
+    RangedFact,
+    load_yaml,
+    pick,
+    ranged_rows,
+    source_texts,
+)
 from compiler.decide.model import Decided, Note, RouteKind
 from compiler.findings import Finding, draft
 from compiler.launchers.kubernetes.manifests import (
@@ -47,15 +50,26 @@ from compiler.launchers.kubernetes.manifests import (
     server_command,
 )
 from compiler.launchers.kubernetes.manifests import manifests as serving_manifests
-from compiler.launchers.kubernetes.readback import ALL_INTERFACES, InconsistentLaunch, assert_consistent, splits
-from compiler.launchers.ranks import RANK_SCRIPT, common_notes, make_launch, rank_argv, topology_gaps
+from compiler.launchers.kubernetes.readback import (
+    ALL_INTERFACES,
+    InconsistentLaunch,
+    assert_consistent,
+    splits,
+)
+from compiler.launchers.ranks import (
+    RANK_SCRIPT,
+    common_notes,
+    make_launch,
+    rank_argv,
+    topology_gaps,
+)
 from compiler.plan.model import BUILD_DIR, MODEL_DIR, Arg, Launch, Step, Var
 from compiler.plan.steps import RankProgram
 from compiler.spec import Entrypoint, KubeResourcesSection, KubeVolumeSection, Launcher
-from compiler.versions import UnknownRelease, parse_release
+from compiler.versions import VersionError, parse_version
 
 LAUNCHER = Launcher.KUBERNETES
-CONTAINERS_CATALOG = Path(__file__).resolve().parents[2] / "catalog" / "containers.yaml"
+CONTAINERS_FILE = "containers.yaml"
 # An NGC tag names a whole release: 1.2.0, 1.0.0rc4, never the line 1.2.
 FULL_VERSION = re.compile(r"^\d+\.\d+\.\d+([a-z0-9.]*)$")
 DNS_1035 = re.compile(r"^[a-z]([-a-z0-9]*[a-z0-9])?$")
@@ -83,26 +97,24 @@ class PodImage:
 
 
 @functools.cache
-def _containers() -> Mapping[str, Any]:
-    with open(CONTAINERS_CATALOG, encoding="utf-8") as handle:
-        data = yaml.safe_load(handle)
-    if not isinstance(data, dict) or not isinstance(data.get("lines"), dict):
-        raise ValueError(f"{CONTAINERS_CATALOG}: no `lines` mapping")
-    return data
+def _image_rows() -> tuple[RangedFact, ...]:
+    data = load_yaml(CONTAINERS_FILE)
+    return ranged_rows(CONTAINERS_FILE, "images", data.get("images"), source_texts(CONTAINERS_FILE, data.get("sources")))
 
 
 def release_image(version: str) -> PodImage:
     """The default image for TensorRT-LLM `version` (compiler/catalog/containers.yaml)."""
     try:
-        line = parse_release(version).line
-    except UnknownRelease as exc:
+        exact = parse_version(version)
+    except VersionError as exc:
         return PodImage(None, False, str(exc))
-    row = _containers()["lines"][line.value]
-    if row.get("image") is None:
-        return PodImage(None, False, f"no NGC image is pinned for the {line.label} line: {row['why']}")
+    row = pick(_image_rows(), exact)
+    if row is None or row.value.get("image") is None:
+        why = row.value["why"] if row is not None else "no row of containers.yaml holds it"
+        return PodImage(None, False, f"no NGC image is pinned for TensorRT-LLM {version}: {why}")
     if not FULL_VERSION.match(version):
-        return PodImage(None, False, f"NGC tags name whole releases; '{version}' is a release line, not a release")
-    return PodImage(str(row["image"]).format(version=version), False,
+        return PodImage(None, False, f"NGC tags name whole releases; '{version}' is not a whole release (x.y.z)")
+    return PodImage(str(row.value["image"]).format(version=version), False,
                     f"the NGC release image of TensorRT-LLM {version} (compiler/catalog/containers.yaml)")
 
 
