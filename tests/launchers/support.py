@@ -25,7 +25,7 @@ GPUS_PER_NODE = 8
 
 
 def serve_argv(tp: int, pp: int, port: int = 8000, model: str = kube.MODEL_MOUNT) -> tuple[str, ...]:
-    """trtllm-serve on the PyTorch backend as the launcher writes it (reference trtllm-pytorch.md §1.2, §1.4)."""
+    """trtllm-serve on the PyTorch backend as the launcher writes it: the model, its flags, the LLM-API YAML."""
     return ("trtllm-serve", model, "--backend", "pytorch", "--tp_size", str(tp), "--pp_size", str(pp),
             "--host", "0.0.0.0", "--port", str(port), "--config", "/build/launch/llm_api_options.yaml")
 

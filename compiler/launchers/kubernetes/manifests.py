@@ -14,11 +14,12 @@ one word of its argv or as an environment value, never inside shell text, and es
 kubelet's own $(VAR) expansion.
 
 How several pods make one MPI world, and where each fact was read:
-- TensorRT-LLM needs one MPI world of tp x pp ranks; under mpirun, trtllm-llmapi-launch makes rank 0
-  the HTTP server and the other ranks its workers (NVIDIA/TensorRT-LLM
-  tensorrt_llm/llmapi/trtllm-llmapi-launch @ 020c89e6). Multi-node serving runs it under srun, or
-  under mpirun with a hostfile (reference trtllm.md §5, trtllm-pytorch.md §1.4). On one node the
-  LLM API starts its own workers and needs no launcher (trtllm-pytorch.md §1.4).
+- trtllm-serve serves on either backend through the LLM API, whose workers make one MPI world of tp x pp
+  ranks. On one node the LLM API starts them itself, so the pod runs the server alone. Across nodes
+  mpirun starts the ranks and trtllm-llmapi-launch makes rank 0 the HTTP server and the other ranks its
+  workers (NVIDIA/TensorRT-LLM tensorrt_llm/llmapi/trtllm-llmapi-launch @ 020c89e6). Each worker takes
+  device (global rank % visible GPUs) (tensorrt_llm/executor/base_worker.py _get_comm_ranks_device_id),
+  so a pod that sees only its own GPUs needs no binding.
 - LeaderWorkerSet's TensorRT-LLM example (kubernetes-sigs/lws docs/examples/tensorrt-llm @ 0e2e095a:
   lws.yaml, build/server.py, rbac.yaml) runs mpirun in the leader pod with `-mca plm_rsh_agent
   kubessh`, kubectl exec in place of ssh, over `--host <pod>:<gpus>,...`; its leader waits for the
@@ -34,7 +35,7 @@ How several pods make one MPI world, and where each fact was read:
 - LWS's vLLM example (docs/examples/vllm/GPU/lws.yaml @ 0e2e095a): restartPolicy
   RecreateGroupOnPodRestart, an in-memory emptyDir on /dev/shm, GPUs as limits, a Service on the leader.
 - HTTP: /health for liveness, /health_generate (a one-token generation) for readiness
-  (tensorrt_llm/serve/openai_server.py @ e7f7345e, reference trtllm-pytorch.md §1.5).
+  (tensorrt_llm/serve/openai_server.py @ e7f7345e).
 - The kubelet expands $(VAR) in command, args and env values and reads $$ as $
   (kubernetes/kubernetes third_party/forked/golang/expansion/expand.go @ fde22c3f).
 """

@@ -18,7 +18,7 @@ from compiler.launchers.kubernetes.manifests import GPU_RESOURCE, KubeLaunch, Ma
 SERVE_PROGRAM = "trtllm-serve"
 MPI_WRAPPER = "trtllm-llmapi-launch"
 # trtllm-serve's --host defaults to localhost and --port to 8000 (tensorrt_llm/commands/serve.py
-# @ 00209af1, reference trtllm-pytorch.md §1.2); the kubelet probes the pod's own address.
+# @ 00209af1); the kubelet probes the pod's own address.
 ALL_INTERFACES = frozenset({"0.0.0.0", "::"})
 SERVE_DEFAULT_PORT = 8000
 # trtllm-llmapi-launch runs its arguments from one variable, unquoted ("${@:1}" then
