@@ -155,7 +155,13 @@ def test_the_build_job_on_the_pytorch_backend_says_there_is_nothing_to_build(tmp
     notes = {note.topic: note for note in _decided(tmp_path, PYTORCH).notes}
     assert notes["launch.kubernetes.build_job"].choice == "no Job: nothing to build"
     assert "launch.kubernetes.build_job" not in {note.topic for note in _decided(tmp_path, ENGINE).notes}
-    assert notes["launch.gpu_binding"].choice == "each pod's own GPUs, as the device plugin gave them"
+
+
+@pytest.mark.parametrize("backend", [ENGINE, PYTORCH], ids=["tensorrt", "pytorch"])
+def test_the_gpu_note_is_the_pods_not_rank_sh_binding(tmp_path: Path, backend: dict[str, Any]) -> None:
+    (note,) = [note for note in _decided(tmp_path, backend).notes if note.topic == "launch.gpu_binding"]
+    assert note.choice == "each pod's own GPUs, as the device plugin gave them"
+    assert "TRTDEPLOY_BIND_GPU" not in note.reason  # rank.sh's switch: the pods run no rank.sh
 
 
 @pytest.mark.parametrize("kubernetes_section", [

@@ -193,7 +193,7 @@ def _words(argv: Iterable[str]) -> list[str]:
 
 def mpirun_argv(k: KubeLaunch) -> tuple[str, ...]:
     """mpirun in a group's leader over the group's pods, reached with kubectl exec: one rank per GPU, each
-    with the Secrets' variables (set in every pod, forwarded as mpirun's other ranks would have them)."""
+    given the Secrets' variables with -x."""
     argv = ["mpirun", "-n", str(k.world_size), "--allow-run-as-root", "--hostfile", HOSTFILE,
             "-mca", "plm_rsh_agent", f"{SCRIPTS_MOUNT}/kubectl-exec.sh"]
     for secret in k.secrets:
