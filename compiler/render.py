@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING
 
 from compiler.escape import fenced, markdown_code, markdown_text, visible
 from compiler.memory import gib
-from compiler.launchers.ranks import GPU_BINDING_ENV, RANK_ENTRYPOINT_ENV, RANK_ENV_NAMES
+from compiler.launchers.ranks import GPU_BINDING_ENV, RANK_ENTRYPOINT_ENV, RANK_ENV_NAMES, RANK_SCRIPT
 from compiler.plan.document import document_text, plan_document
 from compiler.plan.model import (
     BUILD_DIR,
@@ -32,6 +32,7 @@ from compiler.plan.model import (
     STEP_OUT,
     VARIABLE_ENV,
     Arg,
+    Launch,
     Plan,
     Step,
     Var,
@@ -322,14 +323,26 @@ def _step_view(step: Step, style: _Style) -> dict[str, object]:
             "command": style.block(command_lines(step.argv))}
 
 
+def _rank_runner(launch: Launch, style: _Style) -> str | None:
+    """What runs the rank command, by the launch/rank.sh the launch writes; None when the launch command is
+    the rank command itself (Kubernetes' pod on one node): nothing more to show."""
+    kind, script = launch.files.get(RANK_SCRIPT), style.code(RANK_SCRIPT)
+    if kind == "rank":
+        return f"Each rank runs {script}, which binds its GPU and then runs"
+    if kind == "process":
+        return f"{script} runs the one process, which starts its own workers"
+    return None if tuple(launch.rank_argv) == tuple(launch.argv) else "Each MPI rank runs"
+
+
 def _launch_view(plan: Plan, style: _Style) -> dict[str, object]:
     launch = plan.launch
     command = [f"#SBATCH {key}={value}" for key, value in launch.sbatch] + (
         command_lines(launch.argv) if launch.argv else [])
+    runner = _rank_runner(launch, style)
     return {"launcher": style.text(launch.launcher), "script": style.code(launch.script or "-"),
             "entrypoint": style.text(launch.entrypoint), "fingerprint": style.code(launch.fingerprint[:16]),
-            "command": style.block(command) if command else [],
-            "rank_command": style.block(command_lines(launch.rank_argv))}
+            "command": style.block(command) if command else [], "rank_runner": [runner] if runner else [],
+            "rank_command": style.block(command_lines(launch.rank_argv)) if runner else []}
 
 
 def render_text(plan: Plan) -> str:

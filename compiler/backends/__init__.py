@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Protocol
 from compiler.decide.model import Backend, Calibration, Limits, Route, Setting
 from compiler.findings import Finding, draft
 from compiler.resolve import Resolved
-from compiler.spec import KvCacheDtype, QuantFormat
+from compiler.spec import KvCacheDtype, Launcher, QuantFormat
 
 if TYPE_CHECKING:  # plan-stage types: only the plan half of a backend uses them
     from compiler.decide.model import Decided
@@ -62,7 +62,12 @@ HEALTH_PATH = "/health"
 
 
 def wrapper_split_gaps(r: Resolved) -> list[Finding]:
-    """P106 drafts: the paths and values trtllm-serve gets that trtllm-llmapi-launch would split or glob."""
+    """P106 drafts: the paths and values trtllm-serve gets that trtllm-llmapi-launch would split or glob.
+
+    None on Kubernetes: the pods see other paths (the model at /model), which L115 checks as they see them.
+    """
+    if r.spec.launch.launcher is Launcher.KUBERNETES:
+        return []
     words = {"model.path": r.model_dir, "model.tokenizer": r.tokenizer_dir, "quantization.checkpoint": r.checkpoint_dir,
              "launch.serve.host": r.spec.launch.serve.host}
     return [draft(key, f"{key} {value!r} holds a blank or * ? [; trtllm-llmapi-launch would split or expand it",

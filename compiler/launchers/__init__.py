@@ -11,7 +11,7 @@ line in LAUNCHERS.
 |---|---|---|
 | mpirun | compiler/launchers/mpirun.py | `mpirun -n <world>` (a hostfile across nodes) |
 | slurm | compiler/launchers/slurm.py | `sbatch` + `srun --mpi=pmix` |
-| kubernetes | compiler/launchers/kubernetes/ | a Deployment (one node) or a LeaderWorkerSet (several), mpirun inside |
+| kubernetes | compiler/launchers/kubernetes/ | a Deployment's pod running the server (one node), or a LeaderWorkerSet whose leader runs mpirun (several) |
 """
 
 from __future__ import annotations

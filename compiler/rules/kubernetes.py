@@ -21,6 +21,7 @@ from compiler.spec import Launcher
 
 _LAUNCH = "launch:\n  launcher: kubernetes\n  entrypoint: serve\n"
 _VOLUMES = "    model: {claim: models, sub_path: llama-7b}\n    build_dir: {claim: builds, sub_path: llama-7b}\n"
+_TWO_NODES = "parallelism: {tp: 8, pp: 2}\ntarget: {gpu: H100-SXM, nodes: 2}\n"
 
 
 def _on_kubernetes(d: Decided) -> bool:
@@ -131,11 +132,12 @@ def kubernetes_path_not_in_pods(d: Decided) -> Iterator[Finding]:
     "A path the server reads in the pods has a blank or * ? [, and trtllm-llmapi-launch would split it.",
     why="trtllm-llmapi-launch runs its arguments from one unquoted variable (\"${@:1}\", then "
     "$task_with_command: tensorrt_llm/llmapi/trtllm-llmapi-launch @ 020c89e6), so a word with blanks "
-    "arrives as several and a glob is expanded. It starts the server on the engine path, and on several nodes.",
-    bad="model: {name: llama-2-7b, path: /models/llama-2-7b, tokenizer: /models/llama-2-7b/my tokenizer}\n"
-    + _LAUNCH,
-    good="model: {name: llama-2-7b, path: /models/llama-2-7b, tokenizer: /models/llama-2-7b/tokenizer}\n"
-    + _LAUNCH,
+    "arrives as several and a glob is expanded. It wraps trtllm-serve (either backend) only when the pods span "
+    "nodes; on one node the pod runs the server alone, and its words arrive as written.",
+    bad="model: {name: llama-2-70b, path: /models/llama-2-70b, tokenizer: /models/llama-2-70b/my tokenizer}\n"
+    + _TWO_NODES + _LAUNCH,
+    good="model: {name: llama-2-70b, path: /models/llama-2-70b, tokenizer: /models/llama-2-70b/tokenizer}\n"
+    + _TWO_NODES + _LAUNCH,
     hint="rename the folder without blanks or * ? [",
 )
 def kubernetes_word_split(d: Decided) -> Iterator[Finding]:

@@ -10,9 +10,9 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from compiler.decide.model import Decided, RouteKind
+from compiler.decide.model import Decided
 from compiler.findings import Finding, Severity
-from compiler.rules import ENGINE, Rule, draft, gaps_of, register, rule
+from compiler.rules import ENGINE, Rule, gaps_of, register, rule
 
 
 @rule(
@@ -99,7 +99,7 @@ def llm_api_option_refused(d: Decided) -> Iterator[Finding]:
     why="trtllm-llmapi-launch runs the command it wraps unquoted (tensorrt_llm/llmapi/trtllm-llmapi-launch @ "
     "020c89e6), so a word with a blank or a glob character (* ? [) reaches trtllm-serve broken into several, "
     "or expanded. It wraps trtllm-serve (either backend) whenever the ranks span nodes; on one node the LLM API "
-    "starts its workers itself and no wrapper runs.",
+    "starts its workers itself and no wrapper runs. On Kubernetes the pods see other paths, and L115 checks those.",
     bad="model: {name: llama-2-70b, path: '/models/llama 2'}\nparallelism: {tp: 8, pp: 2}\nlaunch: {entrypoint: serve}\n"
     "target: {gpu: H100-SXM, nodes: 2, tensorrt_llm: '1.2.0', backend: pytorch}\n",
     good="model: {name: llama-2-70b, path: /models/llama-2}\nparallelism: {tp: 8, pp: 2}\nlaunch: {entrypoint: serve}\n"

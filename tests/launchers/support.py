@@ -25,42 +25,33 @@ GPUS_PER_NODE = 8
 
 
 def serve_argv(tp: int, pp: int, port: int = 8000, model: str = kube.MODEL_MOUNT) -> tuple[str, ...]:
-    """trtllm-serve on the PyTorch backend as the launcher writes it (reference trtllm-pytorch.md §1.2, §1.4)."""
+    """trtllm-serve on the PyTorch backend as the launcher writes it: the model, its flags, the LLM-API YAML."""
     return ("trtllm-serve", model, "--backend", "pytorch", "--tp_size", str(tp), "--pp_size", str(pp),
             "--host", "0.0.0.0", "--port", str(port), "--config", "/build/launch/llm_api_options.yaml")
-
-
-def _with(launch: KubeLaunch, changes: Mapping[str, object]) -> KubeLaunch:
-    """`launch` with `changes`; a new server argv is also what the ranks run (behind the wrapper across nodes)."""
-    changed = replace(launch, **changes)  # type: ignore[arg-type]
-    if "server_argv" in changes and "rank_argv" not in changes:
-        wrapper = (MPI_WRAPPER,) if changed.multi_node else ()
-        changed = replace(changed, rank_argv=(*wrapper, *changed.server_argv))
-    return changed
 
 
 def llama_70b_tp8_pp2(**changes: object) -> KubeLaunch:
     """Llama-2-70B, tp 8 x pp 2 over two nodes of 8 GPUs: one LeaderWorkerSet group of 2 pods."""
     launch = KubeLaunch(
         name="llama-2-70b", namespace="llm", image=IMAGE, world_size=16, nodes=2, gpus_per_pod=8, port=8000,
-        server_argv=serve_argv(8, 2), rank_argv=(MPI_WRAPPER, *serve_argv(8, 2)),
+        server_argv=serve_argv(8, 2), wrapper=(MPI_WRAPPER,),
         model=Volume(claim="models", sub_path="Llama-2-70b-hf"), build_dir=Volume(claim="builds", sub_path="llama-2-70b"),
         secrets=(SecretEnv("HF_TOKEN", "hf-token", "token"),),
         requests=(("cpu", "32"), ("memory", "400Gi")), limits=(("memory", "800Gi"),), shm_size="64Gi",
         tolerations=(Toleration("nvidia.com/gpu", None, "NoSchedule"),), labels=(("team", "llm"),),
         pull_secrets=("ngc",),
     )
-    return _with(launch, changes)
+    return replace(launch, **changes)  # type: ignore[arg-type]
 
 
 def llama_7b_tp2(**changes: object) -> KubeLaunch:
     """Llama-7B, tp 2 on one node: a Deployment whose pod has 2 GPUs and runs trtllm-serve once."""
     launch = KubeLaunch(
         name="llama-7b", namespace="default", image=IMAGE, world_size=2, nodes=1, gpus_per_pod=2, port=8000,
-        server_argv=serve_argv(2, 1), rank_argv=serve_argv(2, 1), single_process=True,
+        server_argv=serve_argv(2, 1), wrapper=(MPI_WRAPPER,),
         model=Volume(host_path="/models/llama-7b-hf"), build_dir=Volume(host_path="/builds/llama-7b"),
     )
-    return _with(launch, changes)
+    return replace(launch, **changes)  # type: ignore[arg-type]
 
 
 def topology(launch: KubeLaunch, tp: int, pp: int) -> Topology:
@@ -68,13 +59,16 @@ def topology(launch: KubeLaunch, tp: int, pp: int) -> Topology:
     return Topology(tp, pp, tp * pp, launch.nodes, launch.gpus_per_pod, GPUS_PER_NODE)
 
 
+def engine_serve_argv(tp: int, pp: int, port: int = 8000) -> tuple[str, ...]:
+    """trtllm-serve on the engine the build Job writes (the TensorRT backend), as the launcher writes it."""
+    return ("trtllm-serve", "store/build-0123456789abcdef", "--backend", "tensorrt", "--host", "0.0.0.0",
+            "--port", str(port), "--tokenizer", kube.MODEL_MOUNT, "--tp_size", str(tp), "--pp_size", str(pp))
+
+
 def engine(launch: KubeLaunch, tp: int, pp: int) -> KubeLaunch:
-    """The same deployment on the TensorRT backend: each rank runs the build folder's rank script, which
-    execs the engine's server."""
-    server = ("trtllm-llmapi-launch", "trtllm-serve", "store/build-0123456789abcdef", "--backend", "tensorrt",
-              "--host", "0.0.0.0", "--port", str(launch.port), "--tokenizer", kube.MODEL_MOUNT,
-              "--tp_size", str(tp), "--pp_size", str(pp))
-    return replace(launch, server_argv=server, rank_argv=("bash", "launch/rank.sh"), single_process=False,
+    """The same deployment on the TensorRT backend: the build Job converts and builds, and trtllm-serve serves
+    the engine the same way it serves a Hugging Face model (one process on one node, wrapped across nodes)."""
+    return replace(launch, server_argv=engine_serve_argv(tp, pp, launch.port),
                    build_steps=(BuildStep("steps/01-convert.sh", "store/convert-0123456789abcdef"),
                                 BuildStep("steps/02-build.sh", "store/build-0123456789abcdef")))
 

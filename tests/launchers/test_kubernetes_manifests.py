@@ -13,7 +13,16 @@ from compiler.launchers.kubernetes import readback
 from compiler.launchers.kubernetes.manifests import KubeLaunch, Volume
 from compiler.launchers.kubernetes.readback import MPI_WRAPPER
 from launchers.kubeschema import assert_valid
-from launchers.support import engine, kinds, llama_7b_tp2, llama_70b_tp8_pp2, one, topology
+from launchers.support import (
+    engine,
+    engine_serve_argv,
+    kinds,
+    llama_7b_tp2,
+    llama_70b_tp8_pp2,
+    one,
+    serve_argv,
+    topology,
+)
 
 
 def _all_documents(launch: KubeLaunch) -> list[dict[str, Any]]:
@@ -175,26 +184,39 @@ def test_the_build_job_runs_the_steps_on_a_gpu_with_the_build_folder_writable() 
     assert kube.build_manifests(llama_7b_tp2()) == []
 
 
-def test_engine_ranks_run_the_rank_script_under_mpirun_on_one_node_and_across_the_group() -> None:
-    single = kube.manifests(engine(llama_7b_tp2(), 2, 1))
-    (container,) = one(single, "Deployment")["spec"]["template"]["spec"]["containers"]
-    assert container["command"] == ["mpirun", "-n", "2", "--allow-run-as-root", "-x", "TRTDEPLOY_MODEL_DIR",
-                                    "bash", "launch/rank.sh"]
-    group = one(kube.manifests(engine(llama_70b_tp8_pp2(), 8, 2)), "LeaderWorkerSet")["spec"]["leaderWorkerTemplate"]
-    leader = group["leaderTemplate"]["spec"]["containers"][0]["command"]
-    assert leader[:2] == ["bash", "/etc/trtdeploy/leader.sh"]
-    assert leader[2:] == ["mpirun", "-n", "16", "--allow-run-as-root", "--hostfile", kube.HOSTFILE,
-                          "-mca", "plm_rsh_agent", "/etc/trtdeploy/kubectl-exec.sh",
-                          "-x", "TRTDEPLOY_MODEL_DIR", "-x", "HF_TOKEN", "bash", "launch/rank.sh"]
+# The same deployments on both backends: trtllm-serve on the Hugging Face model (PyTorch) or on the engine the
+# build Job writes (TensorRT) is started the same way.
+BACKENDS = {"pytorch": lambda launch, tp, pp: launch, "tensorrt": engine}
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_on_one_node_the_pod_runs_the_server_as_its_one_process(backend: str) -> None:
+    launch = BACKENDS[backend](llama_7b_tp2(), 2, 1)
+    (container,) = one(kube.manifests(launch), "Deployment")["spec"]["template"]["spec"]["containers"]
+    served = {"pytorch": serve_argv(2, 1), "tensorrt": engine_serve_argv(2, 1)}[backend]
+    assert container["command"] == list(served)  # no mpirun, no trtllm-llmapi-launch: the LLM API spawns its workers
+    assert container["resources"]["limits"]["nvidia.com/gpu"] == "2"
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_across_nodes_every_rank_runs_the_server_behind_its_wrapper_under_the_leaders_mpirun(backend: str) -> None:
+    launch = BACKENDS[backend](llama_70b_tp8_pp2(), 8, 2)
+    group = one(kube.manifests(launch), "LeaderWorkerSet")["spec"]["leaderWorkerTemplate"]
+    served = {"pytorch": serve_argv(8, 2), "tensorrt": engine_serve_argv(8, 2)}[backend]
+    assert group["leaderTemplate"]["spec"]["containers"][0]["command"] == [
+        "bash", "/etc/trtdeploy/leader.sh", "mpirun", "-n", "16", "--allow-run-as-root", "--hostfile", kube.HOSTFILE,
+        "-mca", "plm_rsh_agent", "/etc/trtdeploy/kubectl-exec.sh", "-x", "HF_TOKEN", MPI_WRAPPER, *served]
     assert group["workerTemplate"]["spec"]["containers"][0]["command"] == ["bash", "/etc/trtdeploy/worker.sh"]
 
 
-def test_a_server_that_starts_its_own_workers_runs_behind_its_wrapper_across_nodes() -> None:
-    launch = llama_70b_tp8_pp2()
-    group = one(kube.manifests(launch), "LeaderWorkerSet")["spec"]["leaderWorkerTemplate"]
-    leader = group["leaderTemplate"]["spec"]["containers"][0]["command"]
-    assert leader[leader.index("mpirun"):] == [*kube.mpirun_argv(launch)]
-    assert leader[-len(launch.server_argv) - 1:] == [MPI_WRAPPER, *launch.server_argv]
+def test_the_model_folders_variable_is_the_build_steps_alone() -> None:
+    """The step scripts read TRTDEPLOY_MODEL_DIR; the serving pods' words already name /model."""
+    launch = engine(llama_70b_tp8_pp2(), 8, 2)
+    for doc in kube.manifests(launch):
+        for spec in _pod_specs(doc):
+            assert all(var["name"] != "TRTDEPLOY_MODEL_DIR" for c in spec["containers"] for var in c["env"])
+    (builder,) = one(kube.build_manifests(launch), "Job")["spec"]["template"]["spec"]["containers"]
+    assert {"name": "TRTDEPLOY_MODEL_DIR", "value": kube.MODEL_MOUNT} in builder["env"]
 
 
 def test_labels_scheduling_and_pull_secrets_reach_every_pod() -> None:

@@ -12,8 +12,10 @@ import pytest
 
 from compiler.launchers.kubernetes import manifests as kube
 from compiler.launchers.kubernetes.readback import (
+    MPI_WRAPPER,
     InconsistentLaunch,
     assert_consistent,
+    command_problems,
     manifest_problems,
     server_problems,
 )
@@ -55,15 +57,20 @@ def test_the_server_listens_where_the_probes_look() -> None:
     assert "binds 127.0.0.1" in problem
 
 
-def test_the_pods_serve_with_trtllm_serve() -> None:
-    argv = ("python3", "/app/tensorrt_llm/examples/run.py", "--engine_dir", "store/build-x")
+@pytest.mark.parametrize("argv", [
+    ("python3", "/app/tensorrt_llm/examples/run.py", "--engine_dir", "store/build-x"),  # a smoke run exits
+    (MPI_WRAPPER, *serve_argv(2, 1)),  # the wrapper is the launcher's to add, across nodes only
+    ("mpirun", "-n", "2", *serve_argv(2, 1)),  # on one node the LLM API starts the workers: two servers
+], ids=["run.py", "wrapped", "mpirun"])
+def test_the_server_is_trtllm_serve_itself(argv: tuple[str, ...]) -> None:
     (problem,) = server_problems(llama_7b_tp2(server_argv=argv), DEPLOYMENT_TOPOLOGY)
-    assert "would not run trtllm-serve" in problem
+    assert "would not run trtllm-serve as the server" in problem
 
 
-def test_the_engine_servers_argv_is_read_through_the_rank_script() -> None:
+def test_the_engine_servers_argv_is_checked_like_the_pytorch_ones() -> None:
     assert not server_problems(engine(LWS, 8, 2), LWS_TOPOLOGY)
     assert len(server_problems(engine(LWS, 8, 2), replace(LWS_TOPOLOGY, tp=16, pp=1))) == 2
+    assert not server_problems(engine(DEPLOYMENT, 2, 1), DEPLOYMENT_TOPOLOGY)
 
 
 def test_words_that_pass_through_trtllm_llmapi_launch_must_arrive_whole() -> None:
@@ -73,9 +80,70 @@ def test_words_that_pass_through_trtllm_llmapi_launch_must_arrive_whole() -> Non
     # One node: the server runs itself, no wrapper re-splits its words.
     assert not server_problems(llama_7b_tp2(server_argv=serve_argv(2, 1, model="/model/Llama 2 7B")),
                                DEPLOYMENT_TOPOLOGY)
-    wrapped = engine(DEPLOYMENT, 2, 1)  # the engine path: rank.sh execs trtllm-llmapi-launch trtllm-serve ...
-    globbed = tuple("/model/llama-7b*" if word == kube.MODEL_MOUNT else word for word in wrapped.server_argv)
-    assert server_problems(replace(wrapped, server_argv=globbed), DEPLOYMENT_TOPOLOGY)
+    for launch, t in ((engine(LWS, 8, 2), LWS_TOPOLOGY), (engine(DEPLOYMENT, 2, 1), DEPLOYMENT_TOPOLOGY)):
+        globbed = tuple("/model/llama*" if word == kube.MODEL_MOUNT else word for word in launch.server_argv)
+        assert bool(server_problems(replace(launch, server_argv=globbed), t)) is launch.multi_node
+
+
+# ---------------------------------------------------------------- what the containers run, read back
+
+
+BOTH = {"pytorch": (LWS, DEPLOYMENT), "tensorrt": (engine(LWS, 8, 2), engine(DEPLOYMENT, 2, 1))}
+
+
+@pytest.mark.parametrize("backend", BOTH)
+def test_the_emitted_commands_run_the_server_as_the_topology_needs(backend: str) -> None:
+    group, single = BOTH[backend]
+    assert not command_problems(group, LWS_TOPOLOGY, kube.manifests(group))
+    assert not command_problems(single, DEPLOYMENT_TOPOLOGY, kube.manifests(single))
+
+
+def _leader(docs: list[dict[str, Any]]) -> dict[str, Any]:
+    return one(docs, "LeaderWorkerSet")["spec"]["leaderWorkerTemplate"]["leaderTemplate"]["spec"]["containers"][0]
+
+
+def _drop_wrapper(docs: list[dict[str, Any]]) -> None:
+    _leader(docs)["command"].remove(MPI_WRAPPER)
+
+
+def _set_leader_env(name: str, value: str) -> Callable[[list[dict[str, Any]]], None]:
+    def edit(docs: list[dict[str, Any]]) -> None:
+        (var,) = [v for v in _leader(docs)["env"] if v["name"] == name]
+        var["value"] = value
+    return edit
+
+
+@pytest.mark.parametrize("backend", BOTH)
+@pytest.mark.parametrize(("edit", "expected"), [
+    (lambda docs: _leader(docs)["command"].__setitem__(4, "8"), "mpirun does not start 16 ranks"),
+    (_drop_wrapper, "do not run the server behind trtllm-llmapi-launch"),
+    (_set_leader_env("TRTDEPLOY_SLOTS", "4"), "TRTDEPLOY_SLOTS is 4, not 8"),
+    (_set_leader_env("TRTDEPLOY_GROUP_SIZE", "4"), "TRTDEPLOY_GROUP_SIZE is 4, not 2"),
+], ids=["ranks", "wrapper", "slots", "group size"])
+def test_a_group_that_would_not_make_the_decided_world_is_caught(
+        backend: str, edit: Callable[[list[dict[str, Any]]], None], expected: str) -> None:
+    group, _ = BOTH[backend]
+    docs = copy.deepcopy(kube.manifests(group))
+    edit(docs)
+    problems = command_problems(group, LWS_TOPOLOGY, docs)
+    assert any(expected in p for p in problems), problems
+
+
+@pytest.mark.parametrize("backend", BOTH)
+def test_a_pod_that_would_start_more_than_the_one_server_is_caught(backend: str) -> None:
+    _, single = BOTH[backend]
+    docs = copy.deepcopy(kube.manifests(single))
+    container = one(docs, "Deployment")["spec"]["template"]["spec"]["containers"][0]
+    container["command"] = ["mpirun", "-n", "2", *container["command"]]
+    (problem,) = command_problems(single, DEPLOYMENT_TOPOLOGY, docs)
+    assert "runs mpirun -n 2 trtllm-serve" in problem and "not the server alone" in problem
+
+
+def test_a_dollar_in_a_word_is_read_as_the_kubelet_hands_it_over() -> None:
+    """The manifests double each $ for the kubelet; the read-back undoes that before comparing."""
+    launch = llama_70b_tp8_pp2(server_argv=(*serve_argv(8, 2), "--served_model_name", "a$(HF_TOKEN)b"))
+    assert "a$$(HF_TOKEN)b" in _leader(kube.manifests(launch))["command"]
+    assert not command_problems(launch, LWS_TOPOLOGY, kube.manifests(launch))
 
 
 # ---------------------------------------------------------------- the manifests, read back

@@ -66,7 +66,8 @@ def test_the_default_image_is_the_releases_ngc_container() -> None:
 def test_without_an_image_the_message_says_why_for_the_release(tmp_path: Path) -> None:
     report = _report(tmp_path, {"target": {"tensorrt_llm": "0.16.0"}, "launch": {"entrypoint": "serve"}})
     (finding,) = [f for f in report.findings if f.code == "L109"]
-    assert "0.12-0.x" in finding.message and finding.key == "target.tensorrt_llm"
+    assert "no NGC image is pinned for TensorRT-LLM 0.16.0: 0.x releases shipped in Triton" in finding.message
+    assert finding.key == "target.tensorrt_llm"
     written = _found(tmp_path, {"target": {"tensorrt_llm": "1.2"},
                                 "launch": {"kubernetes": {"image": "registry.example/trtllm:1.2"}}})
     assert written == []
@@ -120,10 +121,27 @@ def test_the_build_jobs_steps_cannot_read_a_local_calibration_file(tmp_path: Pat
     assert _found(tmp_path, calibrated, job) == [("L114", Severity.ERROR, "quantization.calibration.dataset")]
 
 
-def test_a_path_with_a_blank_is_fine_where_no_wrapper_splits_it(tmp_path: Path) -> None:
+@pytest.mark.parametrize("backend", ["tensorrt", "pytorch"])
+def test_a_path_with_a_blank_is_split_only_where_the_wrapper_runs_across_nodes(tmp_path: Path, backend: str) -> None:
+    chosen = {"target": {"backend": backend}}
     blank = {"model": {"path": "/models/llama", "tokenizer": "/models/llama/my tokenizer"}}
-    assert _found(tmp_path, blank) == [("L115", Severity.ERROR, "model.tokenizer")]  # the engine path's server
-    assert _found(tmp_path, {"model": {"path": "/models/llama", "tokenizer": "/models/llama/tokenizer"}}) == []
+    # One node: the pod runs trtllm-serve alone, on either backend, and the word arrives whole.
+    assert _found(tmp_path, chosen, blank) == []
+    image = {"launch": {"kubernetes": {"image": "registry.example/trtllm:kubectl"}}}
+    assert _found(tmp_path, chosen, TWO_NODES, image, blank) == [("L115", Severity.ERROR, "model.tokenizer")]
+    globbed = {"model": {"path": "/models/llama", "tokenizer": "/models/llama/tok*"}}
+    assert _found(tmp_path, chosen, TWO_NODES, image, globbed) == [("L115", Severity.ERROR, "model.tokenizer")]
+    plain = {"model": {"path": "/models/llama", "tokenizer": "/models/llama/tokenizer"}}
+    assert _found(tmp_path, chosen, TWO_NODES, image, plain) == []
+
+
+def test_the_pods_see_the_model_at_its_mount_so_a_blank_on_the_build_host_splits_nothing(tmp_path: Path) -> None:
+    """P106 reads the build host's paths; on Kubernetes the server reads /model, which L115 checks instead."""
+    image = {"launch": {"kubernetes": {"image": "registry.example/trtllm:kubectl"}}}
+    spaced = {"model": {"path": "/models/llama 2"}, "target": {"backend": "pytorch"}}
+    assert _found(tmp_path, TWO_NODES, image, spaced) == []
+    assert ("P106", Severity.ERROR, "model.path") in _found(tmp_path, TWO_NODES, spaced, {"launch": {
+        "launcher": "mpirun", "hosts": ["node-a", "node-b"]}})
 
 
 # ---------------------------------------------------------------- the environment, and other launchers

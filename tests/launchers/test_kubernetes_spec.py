@@ -17,7 +17,6 @@ from compiler.launchers import kubernetes
 from compiler.launchers.kubernetes import manifests as kube
 from compiler.launchers.kubernetes.manifests import BuildStep, KubeLaunch, SecretEnv, Toleration, Volume
 from compiler.launchers.kubernetes.readback import MPI_WRAPPER, InconsistentLaunch
-from compiler.launchers.ranks import rank_argv
 from compiler.load import deep_merge
 from compiler.pipeline import check_spec
 from compiler.plan.argv import LAUNCH, TOOL, Argv
@@ -77,55 +76,92 @@ def _kube_input(d: Decided) -> tuple[KubeLaunch, StepList]:
     """What the launcher builds its manifests from, with the backend's real program and steps."""
     steps = StepList(d)
     program = backend_module(d.backend.value).plan(d, steps)
-    rank = kubernetes.with_model_vars(d, rank_argv(d, program))
-    return kubernetes.kube_launch(d, program, rank, steps.steps), steps
+    return kubernetes.kube_launch(d, program, steps.steps), steps
 
 
-def test_the_70b_spec_becomes_the_group_of_two_pods_of_eight_gpus(tmp_path: Path) -> None:
-    launch, steps = _kube_input(_decided(tmp_path))
+ENGINE = {"target": {"backend": "tensorrt"}}
+PYTORCH = {"target": {"backend": "pytorch"}}
+
+
+def test_the_70b_spec_on_the_engine_path_becomes_the_group_of_two_pods_and_the_build_job(tmp_path: Path) -> None:
+    launch, steps = _kube_input(_decided(tmp_path, ENGINE))
     assert (launch.nodes, launch.gpus_per_pod, launch.world_size) == (2, 8, 16)
     assert launch.image == "nvcr.io/nvidia/tensorrt-llm/release:1.2.0"
     assert launch.model == Volume(claim="models", sub_path="Llama-2-70b-hf")
     assert launch.secrets == (SecretEnv("HF_TOKEN", "hf-token", "token"),)
     assert launch.requests == (("cpu", "32"), ("memory", "400Gi"))
     assert launch.tolerations == (Toleration("nvidia.com/gpu", None, "NoSchedule"), Toleration("dedicated", "llm"))
+    assert [step.id for step in steps.steps] == ["convert", "build"]
     assert launch.build_steps == tuple(BuildStep(str(s.script), s.output) for s in steps.steps)
-    assert len(launch.build_steps) == 2 and launch.build_gpus == 8
-    # The engine path: every rank runs the rank script, which execs the engine's server.
-    assert launch.rank_argv == ("bash", "launch/rank.sh") and not launch.single_process
-    assert launch.server_argv[:2] == ("trtllm-llmapi-launch", "trtllm-serve")
+    assert launch.build_gpus == 8
+    # trtllm-serve on the engine the build Job writes; every rank runs it behind trtllm-llmapi-launch.
+    assert launch.server_argv[:4] == ("trtllm-serve", steps.steps[-1].output, "--backend", "tensorrt")
+    assert launch.rank_argv == (MPI_WRAPPER, *launch.server_argv)
     assert launch.server_argv[launch.server_argv.index("--tokenizer") + 1] == kube.MODEL_MOUNT
     docs = [*kube.manifests(launch), *kube.build_manifests(launch)]
     assert_valid(docs)
     assert one(docs, "LeaderWorkerSet")["spec"]["leaderWorkerTemplate"]["size"] == 2
 
 
-def test_one_node_of_a_7b_spec_becomes_a_deployment(tmp_path: Path) -> None:
-    launch, _ = _kube_input(_decided(tmp_path, ONE_NODE_7B))
+def test_the_70b_spec_on_the_pytorch_backend_serves_the_model_and_builds_nothing(tmp_path: Path) -> None:
+    launch, steps = _kube_input(_decided(tmp_path, PYTORCH))
+    assert steps.steps == [] and launch.build_steps == () and kube.build_manifests(launch) == []
+    assert launch.server_argv[:4] == ("trtllm-serve", kube.MODEL_MOUNT, "--backend", "pytorch")
+    assert launch.server_argv[-2:] == ("--extra_llm_api_options", "/build/launch/llm_api_options.yaml")
+    assert launch.rank_argv == (MPI_WRAPPER, *launch.server_argv)
+    assert_valid(kube.manifests(launch))
+
+
+@pytest.mark.parametrize("backend", [ENGINE, PYTORCH], ids=["tensorrt", "pytorch"])
+def test_one_node_of_a_7b_spec_becomes_a_deployment_running_the_server_alone(tmp_path: Path,
+                                                                             backend: dict[str, Any]) -> None:
+    launch, steps = _kube_input(_decided(tmp_path, ONE_NODE_7B, backend))
     assert (launch.nodes, launch.gpus_per_pod, launch.image) == (1, 2, "registry.example/trtllm:1.2.0-kubectl")
-    assert launch.build_steps == ()
+    assert launch.build_steps == ()  # build_job is off; the engine path still has its steps, for `trtdeploy build`
+    assert bool(steps.steps) is (backend is ENGINE)
+    assert launch.rank_argv == launch.server_argv and launch.server_argv[0] == "trtllm-serve"
     assert [doc["kind"] for doc in kube.manifests(launch)] == ["Deployment", "Service"]
 
 
-def test_a_tokenizer_inside_the_model_folder_is_read_under_the_model_mount(tmp_path: Path) -> None:
-    d = _decided(tmp_path, ONE_NODE_7B, {"model": {"tokenizer": "/models/llama-7b-hf/tokenizer"}})
+@pytest.mark.parametrize("backend", [ENGINE, PYTORCH], ids=["tensorrt", "pytorch"])
+def test_a_tokenizer_inside_the_model_folder_is_read_under_the_model_mount(tmp_path: Path,
+                                                                           backend: dict[str, Any]) -> None:
+    d = _decided(tmp_path, ONE_NODE_7B, backend, {"model": {"tokenizer": "/models/llama-7b-hf/tokenizer"}})
     launch, _ = _kube_input(d)
     assert launch.server_argv[launch.server_argv.index("--tokenizer") + 1] == "/model/tokenizer"
-    plan = make_plan(d)
-    rank = plan.launch.rank_argv  # launch/rank.sh reads it from ${MODEL_DIR}, which the pods set to /model
-    assert rank[rank.index("--tokenizer") + 1] == Var(MODEL_DIR, "/tokenizer")
+    command = make_plan(d).launch.argv  # what the pod runs, as plan.md shows it
+    assert command[command.index("--tokenizer") + 1] == "/model/tokenizer"
 
 
-def test_the_launch_carries_the_manifests_the_rank_script_and_their_aspects(tmp_path: Path) -> None:
-    d = _decided(tmp_path)
+@pytest.mark.parametrize(("backend", "files"), [
+    (ENGINE, {"launch/kubernetes.yaml", "launch/kubernetes-build.yaml"}),
+    (PYTORCH, {"launch/kubernetes.yaml", "launch/llm_api_options.yaml"}),
+], ids=["tensorrt", "pytorch"])
+def test_the_launch_carries_the_manifests_the_programs_files_and_their_aspects(
+        tmp_path: Path, backend: dict[str, Any], files: set[str]) -> None:
+    d = _decided(tmp_path, backend)
     plan = make_plan(d)
     launch, _ = _kube_input(d)
-    assert dict(plan.launch.files) == {"launch/kubernetes.yaml": "text", "launch/kubernetes-build.yaml": "text",
-                                       "launch/rank.sh": "rank"}
+    assert dict(plan.launch.files) == {path: "text" for path in files}  # no rank script: the pods run the server
     assert list(yaml.safe_load_all(plan.launch.contents["launch/kubernetes.yaml"])) == kube.manifests(launch)
-    assert list(yaml.safe_load_all(plan.launch.contents["launch/kubernetes-build.yaml"])) == kube.build_manifests(launch)
+    job = plan.launch.contents.get("launch/kubernetes-build.yaml")
+    assert (list(yaml.safe_load_all(job)) if job is not None else []) == kube.build_manifests(launch)
     assert {name: plan.launch.aspects[name] for name in kube.aspects(launch)} == kube.aspects(launch)
     assert plan.launch.script == "launch/kubernetes.yaml" and plan.launch.argv == kube.server_command(launch)
+    assert plan.launch.rank_argv == launch.rank_argv and plan.launch.env_passthrough == ("HF_TOKEN",)
+
+
+def test_the_build_job_on_the_pytorch_backend_says_there_is_nothing_to_build(tmp_path: Path) -> None:
+    notes = {note.topic: note for note in _decided(tmp_path, PYTORCH).notes}
+    assert notes["launch.kubernetes.build_job"].choice == "no Job: nothing to build"
+    assert "launch.kubernetes.build_job" not in {note.topic for note in _decided(tmp_path, ENGINE).notes}
+
+
+@pytest.mark.parametrize("backend", [ENGINE, PYTORCH], ids=["tensorrt", "pytorch"])
+def test_the_gpu_note_is_the_pods_not_rank_sh_binding(tmp_path: Path, backend: dict[str, Any]) -> None:
+    (note,) = [note for note in _decided(tmp_path, backend).notes if note.topic == "launch.gpu_binding"]
+    assert note.choice == "each pod's own GPUs, as the device plugin gave them"
+    assert "TRTDEPLOY_BIND_GPU" not in note.reason  # rank.sh's switch: the pods run no rank.sh
 
 
 @pytest.mark.parametrize("kubernetes_section", [
@@ -208,6 +244,13 @@ def test_across_nodes_every_rank_runs_the_server_behind_its_wrapper_under_mpirun
     assert command[2:5] == ["mpirun", "-n", "16"]
     assert command[command.index(MPI_WRAPPER):command.index(MPI_WRAPPER) + 3] == [MPI_WRAPPER, "trtllm-serve", "/model"]
     assert command[-2:] == ["--config", "/build/launch/llm_api_options.yaml"]
+
+
+def test_a_program_that_does_not_serve_is_a_bug(tmp_path: Path) -> None:
+    d = _decided(tmp_path)
+    run = replace(_llm_api_program(d), spawns_workers=False, entrypoint="run")  # L112 refuses a smoke run first
+    with pytest.raises(InconsistentLaunch, match="does not serve"):
+        kubernetes.launch(d, run, ())
 
 
 def test_a_served_word_with_no_place_in_the_pods_or_split_by_the_wrapper_is_a_bug(tmp_path: Path) -> None:

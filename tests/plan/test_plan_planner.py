@@ -138,10 +138,18 @@ def test_serve_on_1x(tmp_path: Path) -> None:
     assert flag_value(rank, "--tp_size") == "1" and flag_value(rank, "--pp_size") == "1"
 
 
-def test_kubernetes_writes_the_manifests_and_the_rank_wrapper(tmp_path: Path) -> None:
+@pytest.mark.parametrize(("release", "name"), [("1.0.0", "trt"), ("1.1.0", "tensorrt"), ("1.2.0", "tensorrt")])
+def test_serve_names_the_engine_path_as_the_release_spells_it(tmp_path: Path, release: str, name: str) -> None:
+    # trtllm-serve 1.0 offers --backend pytorch|trt; tensorrt came with 1.1 (PR #7829).
+    plan = plan_spec(tmp_path, LAUNCHERS["serve"], {"target": {"tensorrt_llm": release}})
+    assert flag_value(plan.launch.rank_argv, "--backend") == name
+
+
+def test_kubernetes_writes_the_manifests_and_the_pod_runs_the_server_itself(tmp_path: Path) -> None:
     plan = plan_spec(tmp_path, LAUNCHERS["kubernetes"])
-    assert plan.launch.files == {"launch/kubernetes.yaml": "text", "launch/rank.sh": "rank"}
-    assert plan.launch.script == "launch/kubernetes.yaml" and text(plan.launch.argv)[:3] == ["mpirun", "-n", "1"]
+    assert plan.launch.files == {"launch/kubernetes.yaml": "text"}  # no rank.sh: the pod's command is the server
+    assert plan.launch.script == "launch/kubernetes.yaml"
+    assert text(plan.launch.argv)[:4] == ["trtllm-serve", plan.launch.engine_dir, "--backend", "tensorrt"]
     assert decision(plan, "launch.kubernetes").startswith("a Deployment of 1 pod(s) x 1 GPUs")
 
 

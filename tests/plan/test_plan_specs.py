@@ -35,7 +35,8 @@ def _compiles(path: Path) -> bool:
     plan = make_plan(report.decided, report.findings)
     assert plan_problems(plan) == []
     files = render_build(plan)
-    assert {"plan.json", "plan.md", "launch/rank.sh"} <= set(files)
+    assert plan.launch.script is not None and plan.launch.files
+    assert {"plan.json", "plan.md", plan.launch.script, *plan.launch.files} <= set(files)
     return True
 
 

@@ -35,17 +35,32 @@ def _for_release(path: Path, release: str, folder: Path) -> Path:
     return out
 
 
+def _refused_before_1_0(spec: dict[str, Any]) -> set[tuple[str, str]]:
+    """What a shipped spec that plans on 1.x cannot plan before 1.0: trtllm-serve (P101) or the PyTorch backend
+    it names (H110) came with 1.0, and the pods' default image is the NGC tag of a 1.x release (L109)."""
+    launch = spec.get("launch", {})
+    refused = ({("H110", "target.backend")} if spec["target"].get("backend") == "pytorch"
+               else {("P101", "launch.entrypoint")})
+    if launch.get("launcher") == "kubernetes" and "image" not in launch.get("kubernetes", {}):
+        refused.add(("L109", "target.tensorrt_llm"))
+    return refused
+
+
 @pytest.mark.parametrize(("name", "release"), itertools.product(SHIPPED, RELEASES))
 def test_every_shipped_spec_plans_with_the_flags_of_each_release(name: str, release: str, tmp_path: Path) -> None:
+    spec = yaml.safe_load((SPECS / f"{name}.yaml").read_text(encoding="utf-8"))
     report = check_spec(_for_release(SPECS / f"{name}.yaml", release, tmp_path))
     assert report.decided is not None, [f"{f.code} {f.message}" for f in report.findings]
     gaps = {(gap.code, gap.key) for gap in report.decided.gaps}
     if gaps and parse_version(release) >= parse_version("1.3.0"):
+        if spec["target"].get("backend") == "tensorrt":  # the engine path is gone: H111
+            assert gaps == {("H111", "target.backend")}, gaps
+            return
         # 1.3.0 has the PyTorch backend only: what it cannot load (int8 SmoothQuant, GPTQ, an int8 KV cache) is H110.
         assert {code for code, _ in gaps} == {"H110"}, gaps
         return
-    if gaps:  # the other refusal among the shipped specs: the trtllm-serve launch, which 1.0 brought
-        assert gaps == {("P101", "launch.entrypoint")} and parse_version(release) < parse_version("1.0.0"), gaps
+    if gaps:  # the other refusals among the shipped specs: what 1.0 brought
+        assert parse_version(release) < parse_version("1.0.0") and gaps == _refused_before_1_0(spec), gaps
         return
     assert plan_problems(make_plan(report.decided, report.findings)) == []
 

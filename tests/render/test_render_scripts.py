@@ -24,6 +24,9 @@ CASES: dict[str, dict[str, Any]] = {
     "kubernetes": {"launch": {"launcher": "kubernetes", "entrypoint": "serve",
                               "kubernetes": {"model": {"claim": "models"}, "build_dir": {"claim": "builds"}}},
                    "target": {"tensorrt_llm": "1.2.0"}},
+    "kubernetes-pytorch": {"launch": {"launcher": "kubernetes", "entrypoint": "serve",
+                                      "kubernetes": {"model": {"claim": "models"}, "build_dir": {"claim": "builds"}}},
+                           "target": {"tensorrt_llm": "1.2.0", "backend": "pytorch"}},
 }
 
 
@@ -50,7 +53,9 @@ def test_launch_files_per_launcher(folders: dict[str, Path]) -> None:
     assert names["single-gpu"] == ["mpirun.sh", "rank.sh"]
     assert names["two-node-mpirun"] == ["hostfile", "mpirun.sh", "rank.sh"]
     assert names["slurm"] == ["rank.sh", "slurm.sbatch"]
-    assert names["kubernetes"] == ["kubernetes.yaml", "rank.sh"]
+    # Kubernetes' pods run trtllm-serve themselves: no rank.sh; the PyTorch backend's LLM-API YAML beside the manifests.
+    assert names["kubernetes"] == ["kubernetes.yaml"]
+    assert names["kubernetes-pytorch"] == ["kubernetes.yaml", "llm_api_options.yaml"]
     hostfile = (folders["two-node-mpirun"] / "launch" / "hostfile").read_text(encoding="utf-8").splitlines()
     assert hostfile[1:] == ["node-a slots=4", "node-b slots=4"]
     sbatch = (folders["slurm"] / "launch" / "slurm.sbatch").read_text(encoding="utf-8")

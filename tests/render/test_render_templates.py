@@ -9,7 +9,7 @@ import jinja2
 import pytest
 
 from compiler.plan.model import EXAMPLES_DIR, MODEL_DIR, STEP_OUT, Var
-from compiler.render import TEMPLATES, _environment, command_lines, definitions, render_text, shell_word
+from compiler.render import TEMPLATES, _environment, command_lines, definitions, render_markdown, render_text, shell_word
 from plan.support import plan_spec
 
 TEMPLATE_FILES = sorted(p for p in TEMPLATES.rglob("*.j2"))
@@ -68,3 +68,27 @@ def test_text_view_lists_every_step_and_decision(tmp_path: Path) -> None:
     for decision in plan.decisions:
         assert f"{decision.topic}: {decision.choice}" in out
     assert "--calib_size 32" in out and "caps AWQ calibration at 32" in out
+
+
+K8S = {"launch": {"launcher": "kubernetes", "entrypoint": "serve",
+                  "kubernetes": {"model": {"claim": "models"}, "build_dir": {"claim": "builds"},
+                                 "image": "registry.example/trtllm:1.2.0-kubectl"}},
+       "target": {"tensorrt_llm": "1.2.0"}}
+
+
+@pytest.mark.parametrize(("case", "runner"), [
+    ({"launch": {"entrypoint": "run"}}, "Each rank runs <code>launch/rank.sh</code>, which binds its GPU and then runs:"),
+    ({"launch": {"entrypoint": "serve"}, "target": {"tensorrt_llm": "1.2.0"}},
+     "<code>launch/rank.sh</code> runs the one process, which starts its own workers:"),
+    ({**K8S, "parallelism": {"tp": 8, "pp": 2}, "target": {"tensorrt_llm": "1.2.0", "nodes": 2}},
+     "Each MPI rank runs:"),
+    (K8S, None),  # the pod's command is the server: nothing more to show, and no rank.sh to name
+], ids=["mpirun ranks", "mpirun one process", "kubernetes group", "kubernetes pod"])
+def test_the_plan_says_what_runs_each_ranks_command(tmp_path: Path, case: dict[str, object], runner: str | None) -> None:
+    plan = plan_spec(tmp_path, case)
+    out = render_markdown(plan)
+    launch = out[out.index("## Launch"):out.index("## Decisions")]
+    if runner is None:
+        assert "rank" not in launch.lower() and launch.count("trtllm-serve") == 1
+    else:
+        assert runner in launch and launch.index(runner) > launch.index("```bash")

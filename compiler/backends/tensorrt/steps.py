@@ -27,6 +27,7 @@ from compiler.backends.tensorrt import (
     quantize_surface,
     run_surface,
 )
+from compiler.catalog import tools
 from compiler.catalog.tools import SWITCH
 from compiler.decide.model import Calibration, Decided, RouteKind
 from compiler.plan.argv import (
@@ -428,6 +429,13 @@ def _runtime_multi_block(b: Argv, d: Decided) -> None:
            f"multi-block attention is a run.py setting in TensorRT-LLM {d.r.release.version}, not a build flag")
 
 
+def _serve_backend_name(d: Decided) -> str:
+    """trtllm-serve's name for the engine path in this release: trt in 1.0, tensorrt from 1.1 (PR #7829;
+    compiler/catalog/tools/trtllm-serve.yaml)."""
+    flag = tools.surface("trtllm-serve", d.r.release.exact, "serve").fact("--backend")
+    return "tensorrt" if flag is not None and "tensorrt" in flag.choices else "trt"
+
+
 def rank_program(d: Decided, engine: Step) -> RankProgram:
     """run.py's smoke generation, or trtllm-serve on the engine (1.x), per rank."""
     b = Argv()
@@ -436,7 +444,7 @@ def rank_program(d: Decided, engine: Step) -> RankProgram:
         serve = r.spec.launch.serve
         b.add(TOOL, "trtllm-serve")
         b.add(UPSTREAM, engine.output)
-        b.opt(LAUNCH, "--backend", "tensorrt")
+        b.opt(LAUNCH, "--backend", _serve_backend_name(d))
         b.opt(LAUNCH, "--host", serve.host)
         b.opt(LAUNCH, "--port", serve.port)
         b.opt(LAUNCH, "--tokenizer", tokenizer_arg(d))

@@ -10,11 +10,10 @@ files and their aspects for diff.
 
 What the pods see: the model read-only at /model (launch.kubernetes.model; on the build host it is
 model.path, so a spec path inside model.path is seen under /model) and the build folder at /build,
-their working directory. What each rank runs:
-- a program that starts its own workers (the LLM API, PyTorch backend): on one node the container
-  runs it once; across nodes every rank runs it behind its multi-node wrapper (trtllm-llmapi-launch)
-  under mpirun;
-- any other program (the engine path): every rank runs launch/rank.sh under mpirun, which execs it.
+their working directory. What serves is trtllm-serve on either backend (the Hugging Face model or
+checkpoint with the LLM-API YAML on PyTorch, the engine on TensorRT), a program that starts its own
+workers: on one node the pod runs it as its one process; across nodes every rank runs it behind its
+multi-node wrapper (trtllm-llmapi-launch) under the leader's mpirun. No rank script is involved.
 """
 
 from __future__ import annotations
@@ -50,19 +49,8 @@ from compiler.launchers.kubernetes.manifests import (
     server_command,
 )
 from compiler.launchers.kubernetes.manifests import manifests as serving_manifests
-from compiler.launchers.kubernetes.readback import (
-    ALL_INTERFACES,
-    InconsistentLaunch,
-    assert_consistent,
-    splits,
-)
-from compiler.launchers.ranks import (
-    RANK_SCRIPT,
-    common_notes,
-    make_launch,
-    rank_argv,
-    topology_gaps,
-)
+from compiler.launchers.kubernetes.readback import ALL_INTERFACES, InconsistentLaunch, assert_consistent, splits
+from compiler.launchers.ranks import common_notes, make_launch, topology_gaps
 from compiler.plan.model import BUILD_DIR, MODEL_DIR, Arg, Launch, Step, Var
 from compiler.plan.steps import RankProgram
 from compiler.spec import Entrypoint, KubeResourcesSection, KubeVolumeSection, Launcher
@@ -82,6 +70,10 @@ POD_PATHS = {MODEL_DIR: MODEL_MOUNT, BUILD_DIR: BUILD_MOUNT}
 # common_notes' note about a build folder shared by path; on Kubernetes the folder is a volume (the
 # launch.kubernetes.volumes note says which).
 SHARED_FOLDER_TOPIC = "launch.shared_folder"
+# common_notes' note about rank.sh's GPU binding; the pods run no rank.sh, their own note replaces it.
+GPU_BINDING_TOPIC = "launch.gpu_binding"
+# Routes with no build step: trtllm-serve loads the model, or a given checkpoint, as it is.
+NOTHING_TO_BUILD = frozenset({RouteKind.HF_MODEL, RouteKind.HF_CHECKPOINT})
 
 
 # ---------------------------------------------------------------- the image
@@ -197,7 +189,7 @@ def _image_gaps(d: Decided) -> list[Finding]:
     if image.image is not None:
         return []
     return [draft(d.r.first_written("target.tensorrt_llm", "launch.kubernetes"),
-                  f"no image for TensorRT-LLM {d.r.release.version}: {image.why}",
+                  f"the pods have no image: {image.why}",
                   "set launch.kubernetes.image, or target.tensorrt_llm to a whole 1.x release (e.g. 1.2.0)",
                   code="L109")]
 
@@ -297,7 +289,11 @@ def unbound_env(d: Decided) -> list[str]:
 
 def notes(d: Decided) -> list[Note]:
     t, section = d.topology, d.r.spec.launch.kubernetes
-    out = [note for note in common_notes(d) if note.topic != SHARED_FOLDER_TOPIC]
+    out = [note for note in common_notes(d) if note.topic not in (SHARED_FOLDER_TOPIC, GPU_BINDING_TOPIC)]
+    out.append(Note(GPU_BINDING_TOPIC, "each pod's own GPUs, as the device plugin gave them",
+                    "a pod sees only the nvidia.com/gpu GPUs it asks for, one per worker, and each LLM-API worker "
+                    "takes device (global rank % the GPUs it sees) (tensorrt_llm/executor/base_worker.py "
+                    "_get_comm_ranks_device_id), so every worker finds its own"))
     if t.nodes > 1:
         out.append(Note("launch.kubernetes", f"a LeaderWorkerSet of {section.replicas} group(s) of {t.nodes} pods "
                         f"x {t.ranks_per_node} GPUs", "one pod per node, one MPI world per group: the leader runs "
@@ -314,6 +310,10 @@ def notes(d: Decided) -> list[Note]:
         out.append(Note("launch.kubernetes.image", image.image, image.why))
     if d.r.spec.launch.hosts:
         out.append(Note("launch.hosts", "not used", "Kubernetes places the pods; launch.hosts is for mpirun"))
+    if section.build_job and d.route.kind in NOTHING_TO_BUILD:
+        out.append(Note("launch.kubernetes.build_job", "no Job: nothing to build",
+                        f"the server loads what it serves as it is (quantization.path {d.route.kind.value}), so "
+                        "there is no launch/kubernetes-build.yaml; apply launch/kubernetes.yaml"))
     return out
 
 
@@ -375,20 +375,17 @@ def _build_step(step: Step) -> BuildStep:
     return BuildStep(step.script, step.output)
 
 
-def kube_launch(d: Decided, program: RankProgram, rank: Sequence[Arg], steps: Sequence[Step]) -> KubeLaunch:
+def kube_launch(d: Decided, program: RankProgram, steps: Sequence[Step]) -> KubeLaunch:
     """The KubeLaunch of a decided deployment: its topology, the spec's launch.kubernetes, and what serves.
 
-    `rank` is what each rank runs, with the model's paths as ${MODEL_DIR}; `steps` are the build's,
-    which the build Job runs when launch.kubernetes.build_job is set.
+    `steps` are the build's, which the build Job runs when launch.kubernetes.build_job is set.
     """
     section, t = d.r.spec.launch.kubernetes, d.topology
     image = pod_image(d).image
     if image is None:
         raise InconsistentLaunch("planned without an image, which L109 refuses")
-    if program.spawns_workers:
-        server, ranks = pod_argv(with_model_vars(d, program.argv.argv)), pod_argv(rank)
-    else:
-        server, ranks = pod_argv(rank), ("bash", RANK_SCRIPT)
+    if not program.spawns_workers:
+        raise InconsistentLaunch(f"planned a program that does not serve ({program.entrypoint}), which L112 refuses")
     return KubeLaunch(
         name=d.r.name,
         namespace=section.namespace,
@@ -397,9 +394,8 @@ def kube_launch(d: Decided, program: RankProgram, rank: Sequence[Arg], steps: Se
         nodes=t.nodes,
         gpus_per_pod=t.ranks_per_node,
         port=d.r.spec.launch.serve.port,
-        server_argv=server,
-        rank_argv=ranks,
-        single_process=program.spawns_workers and t.nodes == 1,
+        server_argv=pod_argv(with_model_vars(d, program.argv.argv)),
+        wrapper=tuple(program.multinode_wrapper),
         model=_volume(section.model, "the model"),
         build_dir=_volume(section.build_dir, "the build folder"),
         replicas=section.replicas,
@@ -420,17 +416,13 @@ def kube_launch(d: Decided, program: RankProgram, rank: Sequence[Arg], steps: Se
 
 
 def launch(d: Decided, program: RankProgram, steps: Sequence[Step]) -> Launch:
-    """The manifests (and, for the engine path, launch/rank.sh) that serve `program` on the decided topology."""
-    rank = with_model_vars(d, rank_argv(d, program))
-    k = kube_launch(d, program, rank, steps)
+    """The manifests that serve `program` on the decided topology, beside the program's own files (the LLM-API
+    YAML), read back against the decided deployment before anything is returned."""
+    k = kube_launch(d, program, steps)
     assert_consistent(k, d.topology, serving_manifests(k))
-    contents = {**render_files(k), **program.files}
-    files = {path: "text" for path in contents}
-    if program.spawns_workers:  # the pods run the program's words themselves
-        each_rank: tuple[Arg, ...] = k.rank_argv
-    else:  # every rank runs launch/rank.sh, which execs the program
-        files[RANK_SCRIPT] = "rank"
-        each_rank = rank
-    made = make_launch(d, program, argv=server_command(k), files=files, rank=each_rank, contents=contents,
-                       script=SERVING_FILE)
-    return replace(made, aspects={**made.aspects, **aspects(k)})
+    contents = render_files(k)
+    made = make_launch(d, program, argv=server_command(k), files={path: "text" for path in contents},
+                       rank=k.rank_argv, contents=contents, script=SERVING_FILE)
+    # The pods get the Secrets' variables, and nothing of rank.sh's, which they do not run.
+    return replace(made, env_passthrough=tuple(secret.env for secret in k.secrets),
+                   aspects={**made.aspects, **aspects(k)})

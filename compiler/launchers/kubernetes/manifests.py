@@ -14,11 +14,12 @@ one word of its argv or as an environment value, never inside shell text, and es
 kubelet's own $(VAR) expansion.
 
 How several pods make one MPI world, and where each fact was read:
-- TensorRT-LLM needs one MPI world of tp x pp ranks; under mpirun, trtllm-llmapi-launch makes rank 0
-  the HTTP server and the other ranks its workers (NVIDIA/TensorRT-LLM
-  tensorrt_llm/llmapi/trtllm-llmapi-launch @ 020c89e6). Multi-node serving runs it under srun, or
-  under mpirun with a hostfile (reference trtllm.md §5, trtllm-pytorch.md §1.4). On one node the
-  LLM API starts its own workers and needs no launcher (trtllm-pytorch.md §1.4).
+- trtllm-serve serves on either backend through the LLM API, whose workers make one MPI world of tp x pp
+  ranks. On one node the LLM API starts them itself, so the pod runs the server alone. Across nodes
+  mpirun starts the ranks and trtllm-llmapi-launch makes rank 0 the HTTP server and the other ranks its
+  workers (NVIDIA/TensorRT-LLM tensorrt_llm/llmapi/trtllm-llmapi-launch @ 020c89e6). Each worker takes
+  device (global rank % visible GPUs) (tensorrt_llm/executor/base_worker.py _get_comm_ranks_device_id),
+  so a pod that sees only its own GPUs needs no binding.
 - LeaderWorkerSet's TensorRT-LLM example (kubernetes-sigs/lws docs/examples/tensorrt-llm @ 0e2e095a:
   lws.yaml, build/server.py, rbac.yaml) runs mpirun in the leader pod with `-mca plm_rsh_agent
   kubessh`, kubectl exec in place of ssh, over `--host <pod>:<gpus>,...`; its leader waits for the
@@ -34,7 +35,7 @@ How several pods make one MPI world, and where each fact was read:
 - LWS's vLLM example (docs/examples/vllm/GPU/lws.yaml @ 0e2e095a): restartPolicy
   RecreateGroupOnPodRestart, an in-memory emptyDir on /dev/shm, GPUs as limits, a Service on the leader.
 - HTTP: /health for liveness, /health_generate (a one-token generation) for readiness
-  (tensorrt_llm/serve/openai_server.py @ e7f7345e, reference trtllm-pytorch.md §1.5).
+  (tensorrt_llm/serve/openai_server.py @ e7f7345e).
 - The kubelet expands $(VAR) in command, args and env values and reads $$ as $
   (kubernetes/kubernetes third_party/forked/golang/expansion/expand.go @ fde22c3f).
 """
@@ -62,7 +63,7 @@ BUILD_MOUNT = "/build"
 SCRIPTS_MOUNT = "/etc/trtdeploy"
 SHM_MOUNT = "/dev/shm"
 HOSTFILE = "/tmp/trtdeploy/hostfile"
-MODEL_DIR_ENV = VARIABLE_ENV[MODEL_DIR]  # launch/rank.sh and the step scripts read the model folder from it
+MODEL_DIR_ENV = VARIABLE_ENV[MODEL_DIR]  # the step scripts read the model folder from it (the build Job)
 SERVING_FILE = "launch/kubernetes.yaml"
 BUILD_JOB_FILE = "launch/kubernetes-build.yaml"
 
@@ -131,11 +132,11 @@ class BuildStep:
 class KubeLaunch:
     """Everything the manifests depend on, decided before they are built.
 
-    `server_argv` is the program that serves HTTP, with the paths the pods see. Each MPI rank runs
-    `rank_argv` (bash launch/rank.sh on the engine path; trtllm-llmapi-launch + the server when a
-    program that starts its own workers spans nodes). `single_process`: one node, and the program
-    starts its own workers, so the container runs `server_argv` itself, without mpirun.
-    `world_size` = `nodes` x `gpus_per_pod`, one MPI rank per GPU.
+    `server_argv` is trtllm-serve (either backend) with the paths the pods see. On one node the pod runs
+    it as its one process, and the LLM API starts a worker per GPU; across nodes mpirun in the group's
+    leader starts one rank per GPU, each running `rank_argv`: the server behind `wrapper`
+    (trtllm-llmapi-launch, which makes rank 0 the HTTP server and the others its workers).
+    `world_size` = `nodes` x `gpus_per_pod`, one worker per GPU.
     """
 
     name: str
@@ -146,10 +147,9 @@ class KubeLaunch:
     gpus_per_pod: int
     port: int
     server_argv: tuple[str, ...]
-    rank_argv: tuple[str, ...]
     model: Volume
     build_dir: Volume
-    single_process: bool = False
+    wrapper: tuple[str, ...] = ()
     replicas: int = 1
     labels: tuple[tuple[str, str], ...] = ()
     service_type: str = "ClusterIP"
@@ -169,6 +169,11 @@ class KubeLaunch:
     def multi_node(self) -> bool:
         return self.nodes > 1
 
+    @property
+    def rank_argv(self) -> tuple[str, ...]:
+        """What each MPI rank runs across nodes; on one node the server is the pod's only process."""
+        return (*self.wrapper, *self.server_argv) if self.multi_node else self.server_argv
+
 
 # ---------------------------------------------------------------- values the kubelet reads
 
@@ -186,25 +191,20 @@ def _words(argv: Iterable[str]) -> list[str]:
 # ---------------------------------------------------------------- the commands
 
 
-def _mpi_env_names(k: KubeLaunch) -> list[str]:
-    """What mpirun forwards to every rank with -x: the model folder and the Secrets' variables (set in the pod)."""
-    return [MODEL_DIR_ENV, *(secret.env for secret in k.secrets)]
-
-
 def mpirun_argv(k: KubeLaunch) -> tuple[str, ...]:
-    """mpirun over the pod (one node) or over the group's pods, reached with kubectl exec (several)."""
-    argv = ["mpirun", "-n", str(k.world_size), "--allow-run-as-root"]
-    if k.multi_node:
-        argv += ["--hostfile", HOSTFILE, "-mca", "plm_rsh_agent", f"{SCRIPTS_MOUNT}/kubectl-exec.sh"]
-    for name in _mpi_env_names(k):
-        argv += ["-x", name]
+    """mpirun in a group's leader over the group's pods, reached with kubectl exec: one rank per GPU, each
+    given the Secrets' variables with -x."""
+    argv = ["mpirun", "-n", str(k.world_size), "--allow-run-as-root", "--hostfile", HOSTFILE,
+            "-mca", "plm_rsh_agent", f"{SCRIPTS_MOUNT}/kubectl-exec.sh"]
+    for secret in k.secrets:
+        argv += ["-x", secret.env]
     return (*argv, *k.rank_argv)
 
 
 def server_command(k: KubeLaunch) -> tuple[str, ...]:
-    """The command of the container that serves: the server itself when it starts its own workers on one
-    node, else mpirun over the ranks."""
-    return k.server_argv if k.single_process else mpirun_argv(k)
+    """What starts the server: trtllm-serve itself on one node (the LLM API starts its own workers), mpirun
+    over the group's ranks across nodes."""
+    return mpirun_argv(k) if k.multi_node else k.server_argv
 
 
 # ---------------------------------------------------------------- pieces of a pod
@@ -260,8 +260,7 @@ def _pod_files(k: KubeLaunch, scripts: str | None, build_writable: bool) -> PodF
     return PodFiles(volumes, mounts)
 
 
-def _env(k: KubeLaunch, extra: Iterable[tuple[str, str]] = ()) -> list[dict[str, Any]]:
-    plain = [(MODEL_DIR_ENV, MODEL_MOUNT), *extra]
+def _env(k: KubeLaunch, plain: Iterable[tuple[str, str]] = ()) -> list[dict[str, Any]]:
     env: list[dict[str, Any]] = [{"name": name, "value": kubelet_literal(value)} for name, value in plain]
     env += [{"name": s.env, "valueFrom": {"secretKeyRef": {"name": s.secret, "key": s.key}}} for s in k.secrets]
     return env
@@ -294,14 +293,14 @@ def _probes(k: KubeLaunch) -> dict[str, Any]:
 
 
 def _container(k: KubeLaunch, name: str, argv: Sequence[str], files: PodFiles, gpus: int,
-               extra_env: Iterable[tuple[str, str]] = (), serves: bool = False) -> dict[str, Any]:
+               plain_env: Iterable[tuple[str, str]] = (), serves: bool = False) -> dict[str, Any]:
     container: dict[str, Any] = {
         "name": name,
         "image": k.image,
         "imagePullPolicy": "IfNotPresent",
         "command": _words(argv),
         "workingDir": BUILD_MOUNT,
-        "env": _env(k, extra_env),
+        "env": _env(k, plain_env),
         "resources": _resources(k, gpus),
         "volumeMounts": files.mounts,
     }
@@ -404,7 +403,7 @@ def leader_worker_set(k: KubeLaunch) -> Manifest:
         ("TRTDEPLOY_WORKER_WAIT", str(k.startup_timeout_s)),
     ]
     leader = _container(k, LEADER_CONTAINER, ("bash", f"{SCRIPTS_MOUNT}/leader.sh", *mpirun_argv(k)), files,
-                        k.gpus_per_pod, extra_env=leader_env, serves=True)
+                        k.gpus_per_pod, plain_env=leader_env, serves=True)
     worker = _container(k, WORKER_CONTAINER, ("bash", f"{SCRIPTS_MOUNT}/worker.sh"), files, k.gpus_per_pod)
     return {
         "apiVersion": LWS_API_VERSION,
@@ -449,7 +448,8 @@ def build_manifests(k: KubeLaunch) -> list[Manifest]:
     scripts = k.name + SUFFIXES["job"]
     files = _pod_files(k, scripts=scripts, build_writable=True)
     pairs = [word for step in k.build_steps for word in (step.script, step.output)]
-    container = _container(k, BUILD_CONTAINER, ("bash", f"{SCRIPTS_MOUNT}/build.sh", *pairs), files, k.build_gpus)
+    container = _container(k, BUILD_CONTAINER, ("bash", f"{SCRIPTS_MOUNT}/build.sh", *pairs), files, k.build_gpus,
+                           plain_env=[(MODEL_DIR_ENV, MODEL_MOUNT)])
     job = {
         "apiVersion": "batch/v1",
         "kind": "Job",
@@ -518,6 +518,6 @@ def aspects(k: KubeLaunch) -> dict[str, str]:
         "kubernetes.service": fingerprint([k.service_type, k.service_port]),
         "kubernetes.volumes": fingerprint([k.model, k.build_dir]),
         "kubernetes.placement": fingerprint([k.namespace, k.labels, k.node_selector, k.tolerations]),
-        "kubernetes.topology": fingerprint([k.nodes, k.gpus_per_pod, k.server_argv, k.rank_argv, k.single_process, k.secrets]),
+        "kubernetes.topology": fingerprint([k.nodes, k.gpus_per_pod, k.server_argv, k.wrapper, k.secrets]),
         "kubernetes.manifests": fingerprint(manifests(k)),
     }

@@ -18,7 +18,7 @@ from compiler.launchers.kubernetes.manifests import GPU_RESOURCE, KubeLaunch, Ma
 SERVE_PROGRAM = "trtllm-serve"
 MPI_WRAPPER = "trtllm-llmapi-launch"
 # trtllm-serve's --host defaults to localhost and --port to 8000 (tensorrt_llm/commands/serve.py
-# @ 00209af1, reference trtllm-pytorch.md §1.2); the kubelet probes the pod's own address.
+# @ 00209af1); the kubelet probes the pod's own address.
 ALL_INTERFACES = frozenset({"0.0.0.0", "::"})
 SERVE_DEFAULT_PORT = 8000
 # trtllm-llmapi-launch runs its arguments from one variable, unquoted ("${@:1}" then
@@ -58,21 +58,17 @@ def _program_names(argv: Sequence[str]) -> list[str]:
 
 
 def wrapped_words(k: KubeLaunch) -> Sequence[str]:
-    """The words that pass through trtllm-llmapi-launch: those after it in what each rank runs, or in the
-    server's argv when the ranks run a script that execs it (the engine path's launch/rank.sh)."""
-    for argv in (k.rank_argv, k.server_argv):
-        names = _program_names(argv)
-        if MPI_WRAPPER in names:
-            return argv[names.index(MPI_WRAPPER) + 1:]
-    return ()
+    """The words that pass through trtllm-llmapi-launch: those after it in what each rank runs (across nodes)."""
+    names = _program_names(k.rank_argv)
+    return k.rank_argv[names.index(MPI_WRAPPER) + 1:] if MPI_WRAPPER in names else ()
 
 
 def server_problems(k: KubeLaunch, t: Topology) -> list[str]:
-    """The server runs trtllm-serve with the decided tp and pp, on every interface, on the port the probes use,
+    """The server is trtllm-serve, with the decided tp and pp, on every interface, on the port the probes use,
     and with no word that trtllm-llmapi-launch would split."""
     argv = k.server_argv
-    if SERVE_PROGRAM not in _program_names(argv):
-        return [f"the pods would not run {SERVE_PROGRAM}: {' '.join(argv)}"]
+    if _program_names(argv[:1]) != [SERVE_PROGRAM]:
+        return [f"the pods would not run {SERVE_PROGRAM} as the server: {' '.join(argv)}"]
     problems = []
     for flag, want in (("--tp_size", t.tp), ("--pp_size", t.pp)):
         got = option(argv, flag)
@@ -87,6 +83,43 @@ def server_problems(k: KubeLaunch, t: Topology) -> list[str]:
     split = [word for word in wrapped_words(k) if splits(word)]
     if split:
         problems.append(f"trtllm-llmapi-launch would split the server's word {split[0]!r}")
+    return problems
+
+
+def _as_written(command: Sequence[str]) -> list[str]:
+    """A container's command as the kubelet hands it over: the manifests double every $ (kubelet_literal)."""
+    return [word.replace("$$", "$") for word in command]
+
+
+def _env_value(container: Mapping[str, Any], name: str) -> str | None:
+    return next((var.get("value") for var in container.get("env", []) if var["name"] == name), None)
+
+
+def command_problems(k: KubeLaunch, t: Topology, docs: Sequence[Manifest]) -> list[str]:
+    """What the serving containers run: on one node the server itself, its one process (the LLM API starts a
+    worker per GPU); across nodes the leader's mpirun over tp x pp ranks, slots = GPUs per pod in a group of
+    `nodes` pods, each rank running the server behind trtllm-llmapi-launch."""
+    problems = []
+    server = list(k.server_argv)
+    for doc in docs:
+        where = f"{doc['kind']} {doc['metadata']['name']}"
+        if doc["kind"] == "Deployment":
+            for container in doc["spec"]["template"]["spec"]["containers"]:
+                if _as_written(container["command"]) != server:
+                    problems.append(f"{where} container {container['name']} runs "
+                                    f"{' '.join(_as_written(container['command']))}, not the server alone")
+        elif doc["kind"] == "LeaderWorkerSet":
+            leader = doc["spec"]["leaderWorkerTemplate"]["leaderTemplate"]["spec"]["containers"][0]
+            command = _as_written(leader["command"])
+            ranks = command[-len(server) - 1:]
+            mpirun = command[command.index("mpirun"):-len(ranks)] if "mpirun" in command else []
+            if option(mpirun, "-n") != str(t.world_size):
+                problems.append(f"{where} leader: mpirun does not start {t.world_size} ranks")
+            if ranks != [MPI_WRAPPER, *server]:
+                problems.append(f"{where} leader: the ranks do not run the server behind {MPI_WRAPPER}")
+            for name, want in (("TRTDEPLOY_SLOTS", t.ranks_per_node), ("TRTDEPLOY_GROUP_SIZE", t.nodes)):
+                if _env_value(leader, name) != str(want):
+                    problems.append(f"{where} leader: {name} is {_env_value(leader, name)}, not {want}")
     return problems
 
 
@@ -159,7 +192,7 @@ def manifest_problems(k: KubeLaunch, t: Topology, docs: Sequence[Manifest]) -> l
 
 def assert_consistent(k: KubeLaunch, t: Topology, docs: Sequence[Manifest]) -> None:
     """Raise InconsistentLaunch when the server's argv or the manifests contradict the decided topology."""
-    problems = [*server_problems(k, t), *manifest_problems(k, t, docs)]
+    problems = [*server_problems(k, t), *command_problems(k, t, docs), *manifest_problems(k, t, docs)]
     if problems:
         raise InconsistentLaunch(f"the Kubernetes launch of {k.name} contradicts its decided deployment (a bug in "
                                  "trtdeploy): " + "; ".join(problems))
