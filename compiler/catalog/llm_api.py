@@ -311,7 +311,7 @@ def _annotation(version: Version, row: FieldRow) -> Any:
     if row.kind == "choice":
         annotation: Any = Literal[row.choices]  # Literal of a tuple spreads its values
     elif row.kind == "list":
-        annotation = list[ITEM_TYPES[row.items]]  # type: ignore[misc]
+        annotation = list.__class_getitem__(ITEM_TYPES[row.items])  # a runtime-built list[<item type>]
     elif row.kind == "model":
         annotation = _pydantic_model(version, row.model)
     else:
@@ -364,8 +364,8 @@ CHECKS = {
 
 
 def _cross_field_problems(version: Version, model: str, values: Mapping[str, Any], prefix: str) -> Iterator[str]:
-    for row in _facts().checks.get(model, ()):
-        problem = CHECKS[row.name](values) if version in row.range else None
+    for check in _facts().checks.get(model, ()):
+        problem = CHECKS[check.name](values) if version in check.range else None
         if problem:
             yield f"TensorRT-LLM {version} LLM-API key {prefix.rstrip('.') or model}: {problem}"
     api = llm_api_keys(version, model)
