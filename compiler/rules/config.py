@@ -180,7 +180,7 @@ def multi_block_mode_advised(d: Decided) -> Iterator[Finding]:
     "0.9.0 an int8 KV cache raises 'Paged Context FMHA doesn't work with int8 kv cache currently.' (0.9.0: "
     "'... with fp8/int8 kv cache', for fp8 too); from 0.10.0 an fp8 KV cache raises 'FP8 Paged Context FMHA only "
     "works with fp8 quantization workflow currently.' unless the checkpoint is FP8, for which the builder turns "
-    "FP8 context FMHA on (the attention plugin then needs SM90 before 0.13, SM89/SM90 until 0.17). From 0.17 the "
+    "FP8 context FMHA on (the attention plugin then needs SM90 before 0.12, SM89/SM90 until 0.17). From 0.17 the "
     "builder turns paged context FMHA off with a warning instead (int8; fp8 unless an FP8, W4A8_AWQ or NVFP4 "
     "checkpoint on SM89+). Where it is on by default trtdeploy turns it off itself and says so, so only an explicit "
     "enable is reported (releases.yaml builder_int8_kv_with_paged_context_fmha, "

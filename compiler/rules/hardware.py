@@ -229,13 +229,14 @@ def architecture_not_in_release(d: Decided) -> Iterator[Finding]:
 @rule(
     "H107", "fp8-context-fmha-unsupported-by-gpu", Severity.ERROR,
     "FP8 context FMHA is enabled on a GPU the release does not run it on.",
-    why="FP8 context FMHA ran on SM90 only from 0.9 to 0.12 and on SM89/SM90 from 0.13 to 0.16: elsewhere the "
-    "attention plugin stops the build ('FP8 FMHA cannot be enabled on pre-Hopper Arch', #1914). From 0.17 the "
-    "builder turns it off below SM89 with a warning instead (releases.yaml builder_fp8_context_fmha).",
+    why="FP8 context FMHA ran on SM90 only from 0.9 to 0.11 and on SM89/SM90 from 0.12 (release notes 0.12.0: "
+    "'Supported FP8 FMHA for NVIDIA Ada Lovelace Architecture') to 0.16: elsewhere the attention plugin stops the "
+    "build ('FP8 FMHA cannot be enabled on Pre-Hopper Arch.', #1914). From 0.17 the builder turns it off below "
+    "SM89 with a warning instead (releases.yaml builder_fp8_context_fmha).",
     bad="quantization: {format: fp8}\nplugins: {use_fp8_context_fmha: enable}\n"
-    "target: {gpu: L40S, tensorrt_llm: '0.12.0'}\n",
+    "target: {gpu: L40S, tensorrt_llm: '0.11.0'}\n",
     good="quantization: {format: fp8}\nplugins: {use_fp8_context_fmha: enable}\n"
-    "target: {gpu: L40S, tensorrt_llm: '0.13.0'}\n",
+    "target: {gpu: L40S, tensorrt_llm: '0.12.0'}\n",
     hint="set plugins.use_fp8_context_fmha: auto (the plan follows the release), or use a GPU that runs it",
     backends=ENGINE,
 )

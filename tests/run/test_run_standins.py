@@ -189,14 +189,14 @@ def test_trtllm_build_refuses_paged_context_fmha_with_int8_kv_where_the_builder_
 
 
 # FP8 context FMHA, asked for or turned on by the 0.10-0.16 builder for FP8 paged context FMHA, stops the build in the
-# attention plugin outside SM90 (0.9-0.12) or SM89/SM90 (0.13-0.16); from 0.17 the builder turns it off instead.
+# attention plugin outside SM90 (0.9-0.11) or SM89/SM90 (0.12-0.16); from 0.17 the builder turns it off instead.
 @pytest.mark.parametrize(("version", "sm", "quant_algo", "kv", "flags", "message"), [
-    ("0.12.0", "89", "FP8", None, ["--use_fp8_context_fmha", "enable"], "FP8 FMHA cannot be enabled on Pre-Hopper Arch."),
-    ("0.12.0", "90", "FP8", None, ["--use_fp8_context_fmha", "enable"], None),
-    ("0.12.0", "89", "FP8", "FP8", ["--use_paged_context_fmha", "enable"],
+    ("0.11.0", "89", "FP8", None, ["--use_fp8_context_fmha", "enable"], "FP8 FMHA cannot be enabled on Pre-Hopper Arch."),
+    ("0.11.0", "90", "FP8", None, ["--use_fp8_context_fmha", "enable"], None),
+    ("0.11.0", "89", "FP8", "FP8", ["--use_paged_context_fmha", "enable"],
      "FP8 FMHA cannot be enabled on Pre-Hopper Arch."),         # turned on by the builder, not by the flags
-    ("0.12.0", "89", "FP8", "FP8", [], None),                   # paged context FMHA is off by default there
-    ("0.13.0", "89", "FP8", "FP8", ["--use_paged_context_fmha", "enable"], None),
+    ("0.11.0", "89", "FP8", "FP8", [], None),                   # paged context FMHA is off by default there
+    ("0.12.0", "89", "FP8", "FP8", ["--use_paged_context_fmha", "enable"], None),
     ("0.16.0", "80", None, None, ["--use_fp8_context_fmha", "enable"],
      "FP8 FMHA cannot be enabled except on Ada or Hopper Arch."),
     ("1.2.0", "80", None, None, ["--use_fp8_context_fmha", "enable"], None),
