@@ -204,15 +204,17 @@ def quantized_kv_with_paged_context_fmha(d: Decided) -> Iterator[Finding]:
 
 
 UNCHECKED = ("the builder of TensorRT-LLM {version} does not check the combination, which 0.9.0 refuses as not "
-             "working: the engine builds, but its context phase is untested with a {kv} KV cache")
+             "working: the engine builds, but its context phase is untested with an {kv} KV cache")
 
 
 def _int8_kv_paged_context(d: Decided) -> Iterator[Finding]:
     builder, version = fact(d.r, "builder_int8_kv_with_paged_context_fmha"), d.r.release.version
     said = "use_paged_context_fmha is enabled with an int8 KV cache; "
     if builder == "error":
+        # 0.9.0 refuses both quantized KV caches in one message (builder.py @ 250d9c29).
+        kinds = "fp8/int8" if fact(d.r, "builder_fp8_kv_with_paged_context_fmha") == "error" else "int8"
         yield draft(KEY, said + f"the builder of TensorRT-LLM {version} refuses it ('Paged Context FMHA doesn't "
-                    "work with int8 kv cache currently.')")
+                    f"work with {kinds} kv cache currently.')")
     elif builder == "disabled_with_warning":
         yield draft(KEY, said + f"the builder of TensorRT-LLM {version} turns it off and warns ('Paged Context "
                     "FMHA is disabled because it doesn't work with int8 kv cache currently.'): no chunked context or "
@@ -250,7 +252,7 @@ def _fp8_context_fmha_forced_on(d: Decided) -> Iterator[Finding]:
     ('FP8 Context FMHA is enabled ... to support FP8 Paged Context FMHA', builder.py from 0.10.0)."""
     r = d.r
     sms = fp8_context_fmha_sms(r) or ()
-    fmha = r.release.fact("builder_fp8_context_fmha").value  # type: ignore[union-attr]
+    fmha = fact(r, "builder_fp8_context_fmha")
     if fmha.get("elsewhere") == "error" and r.gpu.sm not in sms:
         where = " and ".join(f"SM{sm}" for sm in sms)
         yield draft(KEY, f"with an fp8 KV cache the builder of TensorRT-LLM {r.release.version} turns FP8 context "
