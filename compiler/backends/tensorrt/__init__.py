@@ -412,9 +412,10 @@ def _calibration_gaps(d: Decided) -> list[Finding]:
         return [draft(key, f"{tool} of TensorRT-LLM {r.release.version} has no --calib_dataset: it always "
                       f"calibrates on {forms['fixed']}", f"remove calibration.dataset to calibrate on {DEFAULT_DATASET},"
                       " or use a newer target.tensorrt_llm", code="P101")]
-    if cal.staged or reads_dataset(forms, cal.dataset, cal.local and Path(cal.dataset).is_dir()):
+    folder = cal.local and Path(cal.dataset).is_dir()
+    if cal.staged or reads_dataset(forms, cal.dataset, folder):
         return []
-    what = "a local file" if cal.local else f"dataset {cal.dataset!r}"
+    what = ("a local folder" if folder else "a local file") if cal.local else f"dataset {cal.dataset!r}"
     return [draft(key, f"{tool} of TensorRT-LLM {r.release.version} cannot read {what} as calibration data: it "
                   f"takes {_forms_text(forms)}", "use one of those, or a newer target.tensorrt_llm (folders from "
                   "0.11 for quantize.py, 0.14 for convert_checkpoint.py)", code="P107")]
