@@ -16,7 +16,16 @@ from typing import TYPE_CHECKING
 
 from compiler.backends import wrapper_split_gaps
 from compiler.catalog import llm_api, pytorch_backend, tools
-from compiler.decide.model import Backend, Calibration, Decided, Limits, Origin, Route, RouteKind, Setting
+from compiler.decide.model import (
+    Backend,
+    Calibration,
+    Decided,
+    Limits,
+    Origin,
+    Route,
+    RouteKind,
+    Setting,
+)
 from compiler.findings import Finding, draft
 from compiler.resolve import Resolved
 from compiler.spec import AutoToggle, KvCacheDtype, QuantFormat
@@ -287,6 +296,8 @@ def _option_key(problem: str) -> str:
 
 def plan(d: Decided, steps: StepList) -> RankProgram:
     """Add the HF-export step when the route has one; return the trtllm-serve each rank (or one process) runs."""
-    from compiler.backends.pytorch import steps as planning  # the plan half, imported only when planning
+    from compiler.backends.pytorch import (
+        steps as planning,  # the plan half, imported only when planning
+    )
 
     return planning.plan(d, steps)

@@ -14,13 +14,24 @@ from typing import Any
 
 import yaml
 
+from compiler.backends import HEALTH_PATH, MULTINODE_WRAPPER
 from compiler.backends.pytorch import HF_PTQ, modelopt_version
 from compiler.catalog import llm_api, pytorch_backend, tools
 from compiler.decide.model import Calibration, Decided, RouteKind
-from compiler.backends import HEALTH_PATH, MULTINODE_WRAPPER
 from compiler.load import deep_merge
 from compiler.plan.argv import LAUNCH, PARALLELISM, QUANT_INPUTS, TOOL, UPSTREAM, Argv
-from compiler.plan.model import BUILD_DIR, MODEL_DIR, MODELOPT_DIR, STEP_OUT, Arg, Impact, InputKind, Step, StepInput, Var
+from compiler.plan.model import (
+    BUILD_DIR,
+    MODEL_DIR,
+    MODELOPT_DIR,
+    STEP_OUT,
+    Arg,
+    Impact,
+    InputKind,
+    Step,
+    StepInput,
+    Var,
+)
 from compiler.plan.steps import RankProgram, StepList
 from compiler.spec import KvCacheDtype
 

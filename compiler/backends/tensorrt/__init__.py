@@ -157,25 +157,25 @@ def engine_format(r: Resolved, fmt: QuantFormat) -> EngineFormat | None:
     return format_facts(fmt.value).tensorrt(r.release.exact)
 
 
-# convert_checkpoint.py's --weight_only_precision for the weight-only formats.
-WEIGHT_ONLY_PRECISION = {QuantFormat.INT8_WO: "int8", QuantFormat.INT4_WO: "int4"}
-
-
 def convert_quant_flags(d: Decided) -> list[tuple[str, str | None]]:
     """The quantization flags convert_checkpoint.py is given for the decided format and KV cache, with their
-    values (None: a switch). The GPTQ weights' flag (a path) is added by the planner, after these."""
+    values (None: a switch). The GPTQ weights' flag (a path) is added by the planner, after these.
+
+    The precision names are formats.yaml's (`weight_only_precision` of the release's row).
+    """
     q, fmt = d.r.spec.quantization, d.format.value
     flags: list[tuple[str, str | None]] = []
-    if fmt in WEIGHT_ONLY_PRECISION:
-        flags += [("--use_weight_only", None), ("--weight_only_precision", WEIGHT_ONLY_PRECISION[fmt])]
-    elif fmt is QuantFormat.INT8_SQ:
+    if fmt in (QuantFormat.INT8_WO, QuantFormat.INT4_WO, QuantFormat.INT4_AWQ, QuantFormat.INT4_GPTQ):
+        row = engine_format(d.r, fmt)
+        # Before a release names the precision, the flag is still what the planner would pass: the gap says so.
+        precision = row.weight_only_precision if row is not None and row.weight_only_precision else fmt.value
+        flags += [("--use_weight_only", None), ("--weight_only_precision", precision)]
+    if fmt is QuantFormat.INT4_GPTQ:
+        flags.append(("--per_group", None))
+    if fmt in (QuantFormat.INT4_AWQ, QuantFormat.INT4_GPTQ):
+        flags.append(("--group_size", str(q.group_size)))
+    if fmt is QuantFormat.INT8_SQ:
         flags += [("--smoothquant", str(q.smoothquant_alpha)), ("--per_channel", None), ("--per_token", None)]
-    elif fmt is QuantFormat.INT4_AWQ:
-        flags += [("--use_weight_only", None), ("--weight_only_precision", "int4_awq"),
-                  ("--group_size", str(q.group_size))]
-    elif fmt is QuantFormat.INT4_GPTQ:
-        flags += [("--use_weight_only", None), ("--weight_only_precision", "int4_gptq"), ("--per_group", None),
-                  ("--group_size", str(q.group_size))]
     if d.kv_cache.value is KvCacheDtype.INT8:
         flags.append(("--int8_kv_cache", None))
     return flags
