@@ -27,6 +27,7 @@ from typing import Any, Literal, Optional
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, create_model
 
+from compiler.catalog.ranges import source_texts
 from compiler.versions import Version, VersionError, VersionRange, parse_version
 
 LLM_API_FILE = Path(__file__).parent / "pytorch" / "llm_api.yaml"
@@ -128,7 +129,7 @@ class _Facts:
 def _facts() -> _Facts:
     with open(LLM_API_FILE, encoding="utf-8") as handle:
         data = yaml.load(handle, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
-    sources = {str(k): _source_text(k, v) for k, v in (data.get("sources") or {}).items()}
+    sources = source_texts("llm_api.yaml", data.get("sources") or {})
     models = {str(name): {str(key): tuple(_rows(f"{name}.{key}", rows, sources))
                           for key, rows in (spec.get("fields") or {}).items()}
               for name, spec in (data.get("models") or {}).items()}
@@ -155,15 +156,6 @@ def _facts() -> _Facts:
                                                 bool(row.get("pinned", True)), str(row.get("note", "")))
                                 for row in facts.get("build_config_trap") or ()),
     )
-
-
-def _source_text(key: object, value: object) -> str:
-    if isinstance(value, str):
-        return value
-    if isinstance(value, Mapping) and "path" in value:
-        where = f"{value.get('repo', 'NVIDIA/TensorRT-LLM')} {value['path']}"
-        return f"{where} @ {value['commit']}" if value.get("commit") else where
-    raise LlmApiFactsError(f"llm_api.yaml: source {key!r} is neither text nor {{repo, path, commit}}")
 
 
 def _source_of(where: str, row: Mapping[str, Any], sources: Mapping[str, str]) -> str:

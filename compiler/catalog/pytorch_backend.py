@@ -26,6 +26,7 @@ from typing import Any
 import yaml
 
 from compiler.catalog.llm_api import FIRST_RELEASE, UntabulatedRelease
+from compiler.catalog.ranges import source_texts
 from compiler.versions import Version, VersionError, VersionRange, parse_version
 
 DATA_DIR = Path(__file__).parent / "pytorch"
@@ -121,16 +122,7 @@ def _load(name: str) -> tuple[dict[str, Any], dict[str, str]]:
         data = yaml.load(handle, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
     if not isinstance(data, dict):
         raise PytorchFactsError(f"{name}: not a mapping")
-    return data, {str(k): _source_text(name, k, v) for k, v in (data.get("sources") or {}).items()}
-
-
-def _source_text(file: str, key: object, value: object) -> str:
-    if isinstance(value, str):
-        return value
-    if isinstance(value, Mapping) and "path" in value:
-        where = f"{value.get('repo', 'NVIDIA/TensorRT-LLM')} {value['path']}"
-        return f"{where} @ {value['commit']}" if value.get("commit") else where
-    raise PytorchFactsError(f"{file}: source {key!r} is neither text nor {{repo, path, commit}}")
+    return data, source_texts(name, data.get("sources") or {})
 
 
 def _version(where: str, text: object) -> Version:
