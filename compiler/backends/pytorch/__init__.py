@@ -14,12 +14,22 @@ import re
 from collections.abc import Mapping
 from typing import TYPE_CHECKING
 
-from compiler.backends import wrapper_split_gaps
+from compiler.backends import HEALTH_PATH, wrapper_split_gaps
 from compiler.catalog import llm_api, pytorch_backend, tools
-from compiler.decide.model import Backend, Calibration, Decided, Limits, Origin, Route, RouteKind, Setting
+from compiler.decide.model import (
+    Backend,
+    Calibration,
+    Decided,
+    Limits,
+    Origin,
+    Route,
+    RouteKind,
+    ServerSmoke,
+    Setting,
+)
 from compiler.findings import Finding, draft
 from compiler.resolve import Resolved
-from compiler.spec import AutoToggle, KvCacheDtype, QuantFormat
+from compiler.spec import AutoToggle, Entrypoint, KvCacheDtype, Launcher, QuantFormat
 from compiler.versions import Version, parse_version
 
 if TYPE_CHECKING:
@@ -30,6 +40,10 @@ HF_PTQ = "hf_ptq.py"
 # The first release whose default backend is PyTorch (release notes 1.0: "Promote PyTorch to be the default LLM
 # backend"); compiler/catalog/pytorch/backend.yaml `pytorch_backend`.
 FIRST = parse_version("1.0.0rc0")
+# The OpenAI completions route of trtllm-serve (tensorrt_llm/serve/openai_server.py register_routes, every 1.x).
+COMPLETIONS_PATH = "/v1/completions"
+# Where a client on the server's host reaches a server bound to a wildcard address.
+LOOPBACK = {"0.0.0.0": "127.0.0.1", "::": "::1"}
 # TorchLlmArgs' KvCacheConfig.free_gpu_memory_fraction default (llm_args.py; C++ default 0.9 in R1.0).
 FREE_GPU_MEMORY_FRACTION = 0.9
 # The key path in compiler.catalog.llm_api's messages ("TensorRT-LLM 1.2.0 LLM-API key kv_cache_config.x: ...").
@@ -164,7 +178,21 @@ def settings(r: Resolved, fmt: QuantFormat, kv: KvCacheDtype, route_: Route,
     for key, why in ENGINE_ONLY.items():
         if r.is_written(key):
             decided[key] = Setting(key, None, Origin.WRITTEN, f"no effect on the PyTorch backend: {why}")
+    if r.spec.launch.entrypoint is Entrypoint.RUN:
+        decided["launch.run"] = _smoke(r)
     return decided
+
+
+def _smoke(r: Resolved) -> Setting[object]:
+    """`entrypoint: run` is a smoke check of the very server `serve` starts: run.py loads TensorRT engines only."""
+    serve, run = r.spec.launch.serve, r.spec.launch.run
+    smoke = ServerSmoke(_smoke_host(r), serve.port, HEALTH_PATH, COMPLETIONS_PATH, run.input_text, run.max_output_len)
+    return Setting("launch.run", smoke, Origin.DECIDED,
+                   "a smoke check of the server entrypoint serve starts (run.py loads TensorRT engines only): start "
+                   f"trtllm-serve, wait until GET {HEALTH_PATH} answers 200 (the server listens only once the model is "
+                   f"loaded), send launch.run's prompt as one POST {COMPLETIONS_PATH}, print the answer, stop the "
+                   "server; the request names the model as trtllm-serve registers it, the served folder's name "
+                   "(tensorrt_llm/serve/openai_server.py: Path(model).name for a local folder)")
 
 
 def _cuda_graphs(r: Resolved) -> Setting[object]:
@@ -204,6 +232,19 @@ def _tokens_per_block(r: Resolved, limits: Limits) -> Setting[object]:
         return Setting(key, limits.tokens_per_block.value, Origin.WRITTEN, "kv_cache_config.tokens_per_block")
     return Setting(key, None, Origin.WRITTEN, f"the KvCacheConfig of TensorRT-LLM {r.release.version} has no "
                    "tokens_per_block; the block size is the release's")
+
+
+def _smoke_host(r: Resolved) -> str:
+    """Where the smoke client, started beside the launch command, reaches the server: the address it binds, or
+    for a wildcard bind the server's node: launch.hosts[0] under a multi-node mpirun (mpirun puts rank 0, which
+    trtllm-llmapi-launch makes the server, on the hostfile's first node), else this node (one node; a Slurm
+    batch script runs on the allocation's first node, where rank 0 is)."""
+    host, hosts = r.spec.launch.serve.host, r.spec.launch.hosts
+    if host not in LOOPBACK:
+        return host
+    if r.spec.target.nodes > 1 and r.spec.launch.launcher is Launcher.MPIRUN and hosts:
+        return hosts[0]
+    return LOOPBACK[host]
 
 
 # --- what the backend cannot express --------------------------------------------------------

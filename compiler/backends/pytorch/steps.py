@@ -16,12 +16,12 @@ import yaml
 
 from compiler.backends.pytorch import HF_PTQ, modelopt_version
 from compiler.catalog import llm_api, pytorch_backend, tools
-from compiler.decide.model import Calibration, Decided, RouteKind
+from compiler.decide.model import Calibration, Decided, RouteKind, ServerSmoke
 from compiler.backends import HEALTH_PATH, MULTINODE_WRAPPER
 from compiler.load import deep_merge
 from compiler.plan.argv import LAUNCH, PARALLELISM, QUANT_INPUTS, TOOL, UPSTREAM, Argv
 from compiler.plan.model import BUILD_DIR, MODEL_DIR, MODELOPT_DIR, STEP_OUT, Arg, Impact, InputKind, Step, StepInput, Var
-from compiler.plan.steps import RankProgram, StepList
+from compiler.plan.steps import SMOKE_SCRIPT, RankProgram, StepList
 from compiler.spec import KvCacheDtype
 
 HF_PTQ_SCRIPT = Var(MODELOPT_DIR, "/examples/llm_ptq/hf_ptq.py")
@@ -158,6 +158,24 @@ def rank_program(d: Decided, served: Arg, reads: tuple[Step, ...]) -> RankProgra
            f"also flags with the same values, so the {llm_api.precedence(r.release.exact).winner} side's win "
            "changes nothing")
     options = llm_api_options(d)
+    smoke = d.settings.get("launch.run")
     return RankProgram(b, r.spec.launch.entrypoint.value, str(served), reads, spawns_workers=True,
                        multinode_wrapper=MULTINODE_WRAPPER, files={LLM_API_FILE: llm_api_text(options)},
-                       port=serve.port, health_path=HEALTH_PATH, llm_api_options=options)
+                       port=serve.port, health_path=HEALTH_PATH, llm_api_options=options,
+                       smoke=smoke_argv(smoke.value, served) if smoke is not None else None)
+
+
+def smoke_argv(smoke: object, served: Arg) -> Argv:
+    """The smoke client: what it asks, and of which model; it computes the model's name as the server does."""
+    assert isinstance(smoke, ServerSmoke)
+    b = Argv()
+    b.add(TOOL, "python3", Var(BUILD_DIR, "/" + SMOKE_SCRIPT))
+    b.opt(LAUNCH, "--host", smoke.host)
+    b.opt(LAUNCH, "--port", smoke.port)
+    b.opt(LAUNCH, "--health", smoke.health_path)
+    b.opt(LAUNCH, "--completions", smoke.completions_path)
+    b.opt(UPSTREAM, "--model", served)
+    b.opt(LAUNCH, "--prompt", smoke.prompt)
+    b.opt(LAUNCH, "--max_tokens", smoke.max_tokens)
+    b.add(LAUNCH, "--")
+    return b
