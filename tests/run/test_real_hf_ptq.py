@@ -22,7 +22,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from compiler.catalog.pytorch_backend import format_route, hf_ptq_export, hf_ptq_kv_export, kv_route
+from compiler.catalog.pytorch_backend import format_route, hf_export_layout, hf_ptq_export, hf_ptq_kv_export, kv_route
 from compiler.versions import parse_version
 
 STANDINS = Path(__file__).resolve().parents[1] / "standins"
@@ -109,6 +109,10 @@ def test_fp8_export_holds_what_the_facts_say_fp8_with_an_fp8_kv_cache_writes(fp8
     assert config["quantization_config"]["quant_method"] == "modelopt"
     assert {"config.json", "hf_quant_config.json", "model.safetensors", "tokenizer.json"} <= \
         {p.name for p in fp8.folder.iterdir()}
+    # One checkpoint whatever tp/pp serves it (quantization.yaml hf_export_layout), unlike the per-rank
+    # rank<N>.safetensors of the tensorrt_llm export below.
+    assert hf_export_layout(parse_version("0.37.0")).per_rank is False
+    assert not [p.name for p in fp8.folder.iterdir() if p.name.startswith("rank")]
 
 
 def test_int4_awq_export_has_the_groups_asked_for_and_no_kv_quantization(int4_awq: Export) -> None:

@@ -81,9 +81,13 @@ def hf_ptq_argv(d: Decided, cal: Calibration) -> Argv:
         passed += ", seq_len"
     b.note("calibration", f"{cal.dataset}, {cal.samples} samples", f"hf_ptq.py of ModelOpt {modelopt} takes {passed} "
            f"from {'quantization.calibration' if cal.written else 'the default calibration'}; the rest is its own")
+    # No tp/pp here: the HF export is one checkpoint the server shards when it loads, so a tp/pp change
+    # relaunches without re-quantizing (compiler/catalog/pytorch/quantization.yaml hf_export_layout).
+    layout = pytorch_backend.hf_export_layout(modelopt)
+    assert not layout.per_rank, f"ModelOpt {modelopt}'s HF export is per rank: hf_ptq.py would need tp and pp"
     b.note("quantization.export", f"hf_ptq.py --qformat {weights.qformat} --kv_cache_qformat {cache.qformat}",
            f"ModelOpt {modelopt} is what TensorRT-LLM {r.release.version} pins (or build.modelopt); its HF export "
-           "is one checkpoint for every tp/pp, which the server shards when it loads")
+           f"is one checkpoint for every tp/pp, which the server shards when it loads ({layout.source})")
     return b
 
 
