@@ -25,6 +25,7 @@ from typing import Any
 from compiler.escape import visible
 from compiler.findings import Finding, Severity
 from compiler.load import KeyPath, LoadedSpec, dotted
+from compiler.migration import Migration, migration
 from compiler.pipeline import SpecReport, check_spec, find_specs
 from compiler.decide.model import Backend
 from compiler.plan.model import Impact, Plan
@@ -91,6 +92,10 @@ class KeyChange:
     line: int | None
 
 
+# The aspect of a step the new plan no longer has.
+REMOVED_STEP = "removed"
+
+
 @dataclass(frozen=True)
 class StepChange:
     """A step (or the launch) that re-runs, the aspects of it that changed, and what re-running it costs."""
@@ -122,6 +127,7 @@ class SpecDiff:
     findings_removed: tuple[Finding, ...]
     via: tuple[str, ...] = field(default=())
     abstract: bool = False
+    migration: Migration | None = None
 
     @property
     def introduces_error(self) -> bool:
@@ -207,8 +213,8 @@ def _step_changes(old: Plan, new: Plan) -> list[StepChange]:
         if prior is None or prior.fingerprint != step.fingerprint:
             aspects = sorted(k for k in step.aspects if prior is None or prior.aspects.get(k) != step.aspects[k])
             changes.append(StepChange(step.id, step.tool, tuple(aspects) or ("inputs",), step.impact))
-    for step_id in before.keys() - {s.id for s in new.steps}:
-        changes.append(StepChange(step_id, before[step_id].tool, ("removed",), before[step_id].impact))
+    for step_id in sorted(before.keys() - {s.id for s in new.steps}):  # nothing re-runs for a step that is gone
+        changes.append(StepChange(step_id, before[step_id].tool, (REMOVED_STEP,), Impact.NONE))
     if old.launch.fingerprint != new.launch.fingerprint:
         changes.append(StepChange("launch", new.launch.launcher, _launch_aspects(old, new), Impact.RELAUNCH))
     return changes
@@ -285,7 +291,15 @@ def compare(old: Side | None, new: Side | None, path: str, old_path: str | None,
         findings_removed=tuple(f for k, f in before.items() if k not in after),
         via=via,
         abstract=bool(new and _abstract(new)) or bool(old and not new and _abstract(old)),
+        migration=_migration(old, new),
     )
+
+
+def _migration(old: Side | None, new: Side | None) -> Migration | None:
+    """What a change of backend drops, maps and cannot serve; None without one (or a side that did not decide)."""
+    if old is None or new is None or old.report.decided is None or new.report.decided is None:
+        return None
+    return migration(old.report.decided, new.report.decided, old.plan, new.plan, new.report.findings)
 
 
 def diff_files(old_path: str, new_path: str) -> SpecDiff:

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from compiler.backends import HEALTH_PATH, wrapper_split_gaps
@@ -48,32 +49,46 @@ LOOPBACK = {"0.0.0.0": "127.0.0.1", "::": "::1"}
 FREE_GPU_MEMORY_FRACTION = 0.9
 # The key path in compiler.catalog.llm_api's messages ("TensorRT-LLM 1.2.0 LLM-API key kv_cache_config.x: ...").
 OPTION_PATH = re.compile(r"LLM-API key ([A-Za-z0-9_.]+):")
-# LLM-API keys trtdeploy writes from spec keys (compiler/backends/pytorch/steps.py llm_api_options), by dotted
-# path; runtime.llm_api_options may add any other key, nested ones included.
-MANAGED_OPTIONS = {
-    "max_batch_size": "limits.max_batch_size", "max_num_tokens": "limits.max_num_tokens",
-    "max_seq_len": "limits.max_input_len + limits.max_output_len", "max_beam_width": "limits.max_beam_width",
-    "max_input_len": "limits.max_input_len", "build_config": "limits.*",
-    "kv_cache_config.free_gpu_memory_fraction": "runtime.kv_cache_free_gpu_memory_fraction",
-    "kv_cache_config.enable_block_reuse": "runtime.enable_block_reuse",
-    "kv_cache_config.dtype": "quantization.kv_cache", "kv_cache_config.tokens_per_block": "plugins.tokens_per_block",
-    "enable_chunked_prefill": "runtime.enable_chunked_prefill", "cuda_graph_config": "runtime.cuda_graphs",
-    "tensor_parallel_size": "parallelism.tp", "pipeline_parallel_size": "parallelism.pp",
-    "backend": "target.backend",
+# LLM-API keys trtdeploy writes from spec keys (compiler/backends/pytorch/steps.py llm_api_options and the
+# trtllm-serve flags of the same names), by dotted path; runtime.llm_api_options may add any other key, nested
+# ones included. "limits.*": every limit.
+MANAGED_OPTIONS: dict[str, tuple[str, ...]] = {
+    "max_batch_size": ("limits.max_batch_size",), "max_num_tokens": ("limits.max_num_tokens",),
+    "max_seq_len": ("limits.max_input_len", "limits.max_output_len"), "max_beam_width": ("limits.max_beam_width",),
+    "max_input_len": ("limits.max_input_len",), "build_config": ("limits.*",),
+    "kv_cache_config.free_gpu_memory_fraction": ("runtime.kv_cache_free_gpu_memory_fraction",),
+    "kv_cache_config.enable_block_reuse": ("runtime.enable_block_reuse",),
+    "kv_cache_config.dtype": ("quantization.kv_cache",), "kv_cache_config.tokens_per_block": ("plugins.tokens_per_block",),
+    "enable_chunked_prefill": ("runtime.enable_chunked_prefill",), "cuda_graph_config": ("runtime.cuda_graphs",),
+    "tensor_parallel_size": ("parallelism.tp",), "pipeline_parallel_size": ("parallelism.pp",),
+    "backend": ("target.backend",),
 }
-# Engine build settings with no PyTorch-backend counterpart, and why.
-ENGINE_ONLY = {
-    "plugins.gemm": "GEMM kernels are chosen per quant_algo by the PyTorch modules",
-    "plugins.gpt_attention": "the attention backend is TRTLLM (LLM-API attn_backend), not a plugin",
-    "plugins.remove_input_padding": "inputs are always packed",
-    "plugins.context_fmha": "context attention is always fused",
-    "plugins.paged_kv_cache": "the KV cache is always paged",
-    "plugins.use_paged_context_fmha": "chunked context is runtime.enable_chunked_prefill",
-    "plugins.use_fp8_context_fmha": "FP8 attention follows the KV-cache dtype",
-    "plugins.multi_block_mode": "multi-block attention is chosen at runtime",
-    "plugins.use_fused_mlp": "MLP fusion is the modules' own",
-    "plugins.use_custom_all_reduce": "the all-reduce is LLM-API allreduce_strategy (AUTO by default)",
-    "build.workers": "nothing is built",
+
+
+@dataclass(frozen=True)
+class EngineOnly:
+    """An engine build setting with no PyTorch-backend setting of its own: why, and the spec key that does its
+    job here, if one does."""
+
+    why: str
+    counterpart: str | None = None
+
+
+# Engine build settings with no PyTorch-backend counterpart of their own.
+ENGINE_ONLY: dict[str, EngineOnly] = {
+    "plugins.gemm": EngineOnly("GEMM kernels are chosen per quant_algo by the PyTorch modules"),
+    "plugins.gpt_attention": EngineOnly("the attention backend is TRTLLM (LLM-API attn_backend), not a plugin"),
+    "plugins.remove_input_padding": EngineOnly("inputs are always packed"),
+    "plugins.context_fmha": EngineOnly("context attention is always fused"),
+    "plugins.paged_kv_cache": EngineOnly("the KV cache is always paged"),
+    "plugins.use_paged_context_fmha": EngineOnly("chunked context is runtime.enable_chunked_prefill",
+                                                 "runtime.enable_chunked_prefill"),
+    "plugins.use_fp8_context_fmha": EngineOnly("FP8 attention follows the KV-cache dtype", "quantization.kv_cache"),
+    "plugins.multi_block_mode": EngineOnly("multi-block attention is chosen at runtime"),
+    "plugins.use_fused_mlp": EngineOnly("MLP fusion is the modules' own"),
+    "plugins.use_custom_all_reduce": EngineOnly("the all-reduce is LLM-API allreduce_strategy (AUTO by default)",
+                                                "runtime.llm_api_options.allreduce_strategy"),
+    "build.workers": EngineOnly("nothing is built"),
 }
 
 
@@ -175,9 +190,9 @@ def settings(r: Resolved, fmt: QuantFormat, kv: KvCacheDtype, route_: Route,
         "plugins.tokens_per_block": _tokens_per_block(r, limits),
         "runtime.cuda_graphs": _cuda_graphs(r),
     }
-    for key, why in ENGINE_ONLY.items():
+    for key, engine_only in ENGINE_ONLY.items():
         if r.is_written(key):
-            decided[key] = Setting(key, None, Origin.WRITTEN, f"no effect on the PyTorch backend: {why}")
+            decided[key] = Setting(key, None, Origin.WRITTEN, f"no effect on the PyTorch backend: {engine_only.why}")
     if r.spec.launch.entrypoint is Entrypoint.RUN:
         decided["launch.run"] = _smoke(r)
     return decided
@@ -267,8 +282,8 @@ def gaps(d: Decided) -> list[Finding]:
         out += [draft(_option_key(problem), problem, "remove the key, or use a release that has it", code="P105")
                 for problem in llm_api.check_llm_api_options(r.release.exact, r.spec.runtime.llm_api_options)]
         out += [draft(f"runtime.llm_api_options.{key}", f"runtime.llm_api_options.{key} is written by trtdeploy from "
-                      f"{owner}", f"write {owner} instead", code="P105")
-                for key, owner in MANAGED_OPTIONS.items() if _has_path(r.spec.runtime.llm_api_options, key)]
+                      f"{' + '.join(owners)}", f"write {' + '.join(owners)} instead", code="P105")
+                for key, owners in MANAGED_OPTIONS.items() if _has_path(r.spec.runtime.llm_api_options, key)]
     if d.topology.nodes > 1:
         out += wrapper_split_gaps(r)
     return out
