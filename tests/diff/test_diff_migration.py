@@ -17,7 +17,7 @@ import yaml
 
 from compiler.backends.pytorch import ENGINE_ONLY, MANAGED_OPTIONS
 from compiler.pipeline import check_spec
-from diffkit import by_path, commit_specs, diff, edit, snapshot
+from diffkit import by_path, commit_specs, diff, edit, git, snapshot
 
 # An engine-path fp8 spec on 1.2.0, as the worked example of docs/backends.md.
 ENGINE = """\
@@ -119,7 +119,6 @@ def test_what_the_pytorch_backend_cannot_serve_is_named_with_its_hint(repo: Path
 def test_back_to_the_engine_path_on_1_3_cannot_be_served(repo: Path) -> None:
     edit(repo / SPEC, '  tensorrt_llm: "1.2.0"\n  backend: tensorrt\n', '  tensorrt_llm: "1.2.0"\n  backend: pytorch\n'
          'runtime:\n  enable_block_reuse: false\n')
-    from diffkit import git
     git(repo, "commit", "-qam", "on the PyTorch backend")
     spec = migrated(repo, ('  tensorrt_llm: "1.2.0"\n  backend: pytorch\n', '  tensorrt_llm: "1.3.0"\n  backend: tensorrt\n'))
     migration = spec["migration"]
