@@ -48,7 +48,7 @@ ENGINE_SECTION_IMPACT: Mapping[str, Impact] = {
     "plugins": Impact.REBUILD,
     "target": Impact.REBUILD,
     "build": Impact.REBUILD,
-    "runtime": Impact.RELAUNCH,
+    "runtime": Impact.NONE,  # the PyTorch backend's LLM-API settings: the engine path does not read them
     "launch": Impact.RELAUNCH,
     "name": Impact.NONE,
     "description": Impact.NONE,
@@ -69,6 +69,7 @@ PYTORCH_SECTION_IMPACT: Mapping[str, Impact] = {
     "plugins": Impact.RELAUNCH,
     "target": Impact.REQUANTIZE,
     "build": Impact.REQUANTIZE,
+    "runtime": Impact.RELAUNCH,
     "*": Impact.REQUANTIZE,  # there is no rebuild to fall back on
 }
 SECTION_IMPACT: Mapping[Backend, Mapping[str, Impact]] = {
