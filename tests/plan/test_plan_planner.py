@@ -206,3 +206,14 @@ def test_run_on_the_engine_path_of_1x_stays_run_py_on_every_rank(tmp_path: Path)
     plan = plan_spec(tmp_path, {"target": {"tensorrt_llm": "1.2.0", "backend": "tensorrt"}, "parallelism": {"tp": 2}})
     assert text(plan.launch.rank_argv)[:2] == ["python3", "${EXAMPLES_DIR}/run.py"]
     assert text(plan.launch.argv)[:3] == ["mpirun", "-n", "2"] and "launch/smoke.py" not in plan.launch.files
+
+
+@pytest.mark.parametrize(("launcher", "wrapped"), [("slurm", True), ("mpirun", False)])
+def test_one_node_of_llm_api_ranks_is_wrapped_under_slurm_only(tmp_path: Path, launcher: str, wrapped: bool) -> None:
+    # srun starts one task per GPU (TensorRT-LLM's Slurm examples, -N 1 --ntasks-per-node=2, wrap each in
+    # trtllm-llmapi-launch); mpirun's one process lets the LLM API spawn its workers.
+    plan = plan_spec(tmp_path, PYTORCH_RUN, {"parallelism": {"tp": 2}, "launch": {"launcher": launcher,
+                                                                                  "entrypoint": "serve"}})
+    rank = text(plan.launch.rank_argv)
+    assert (rank[0] == "trtllm-llmapi-launch") is wrapped and rank[int(wrapped)] == "trtllm-serve"
+    assert decision(plan, "launch.ranks").startswith("world size 2: 2 per node" if wrapped else "one trtllm-serve")

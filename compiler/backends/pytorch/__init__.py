@@ -15,7 +15,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from compiler.backends import HEALTH_PATH, wrapper_split_gaps
+from compiler.backends import HEALTH_PATH, ranks_wrapped, wrapper_split_gaps
 from compiler.catalog import llm_api, pytorch_backend, tools
 from compiler.decide.model import (
     Backend,
@@ -284,7 +284,7 @@ def gaps(d: Decided) -> list[Finding]:
         out += [draft(f"runtime.llm_api_options.{key}", f"runtime.llm_api_options.{key} is written by trtdeploy from "
                       f"{' + '.join(owners)}", f"write {' + '.join(owners)} instead", code="P105")
                 for key, owners in MANAGED_OPTIONS.items() if _has_path(r.spec.runtime.llm_api_options, key)]
-    if d.topology.nodes > 1:
+    if ranks_wrapped(d):
         out += wrapper_split_gaps(r)
     return out
 
