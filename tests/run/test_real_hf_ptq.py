@@ -4,7 +4,8 @@ The tiny Llama (tests/standins/tiny_llama.py: random weights, hidden 256, a loca
 tokenizer) is quantized on this CPU by the installed ModelOpt, after the stand-in checked
 argv against tools/hf_ptq.py.yaml for the ModelOpt release it acts as. hf_quant_config.json
 must hold what compiler/catalog/pytorch/quantization.yaml says that qformat writes and the
-spec's format and KV dtype mean; the trtllm-serve stand-in must then load the folder.
+spec's format and KV dtype mean; the trtllm-serve stand-in must then load the folder, and a compiled
+`entrypoint: run` must get one answer from a server of it.
 Three ModelOpt processes in all (8-40 s each on two cores, mostly imports).
 Select with `pytest -m real`.
 """
@@ -161,3 +162,40 @@ def test_the_serve_stand_in_loads_the_int4_awq_export_on_ampere_not_on_blackwell
     assert serve("80").returncode == 0
     blackwell = serve("100")
     assert blackwell.returncode == 1 and "W4A16_AWQ: not supported on SM 100" in blackwell.stderr
+
+
+def test_entrypoint_run_asks_a_server_of_the_real_fp8_export(fp8: Export, tiny: tuple[Path, Path],
+                                                             tmp_path: Path) -> None:
+    """The compiled smoke check, end to end: launch/smoke.sh starts the serve stand-in on ModelOpt's real export
+    (checked as the release loads it), sends one completion naming the export's folder and stops the server."""
+    import shlex
+    import socket
+
+    from click.testing import CliRunner
+
+    from compiler.cli import cli
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = int(probe.getsockname()[1])
+    spec = {"name": "tiny-fp8", "model": {"path": str(tiny[0])},
+            "quantization": {"format": "fp8", "kv_cache": "fp8", "checkpoint": str(fp8.folder)},
+            "limits": {"max_batch_size": 4, "max_input_len": 512, "max_output_len": 64},
+            "target": {"gpu": "H100-SXM", "tensorrt_llm": "1.2.0"},
+            "launch": {"entrypoint": "run", "serve": {"port": port}, "run": {"input_text": "the model data"}}}
+    (tmp_path / "spec.yaml").write_text(yaml.safe_dump(spec))
+    compiled = CliRunner().invoke(cli, ["compile", str(tmp_path / "spec.yaml"), "-o", str(tmp_path / "build")])
+    assert compiled.exit_code == 0, compiled.output
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    (bin_dir / "trtllm-serve").symlink_to(STANDINS / "trtllm-serve")
+    (bin_dir / "python3").write_text(f'#!/bin/sh\nexec {shlex.quote(sys.executable)} "$@"\n')
+    (bin_dir / "python3").chmod(0o755)
+    result = subprocess.run(["bash", str(tmp_path / "build" / "launch" / "smoke.sh")], capture_output=True, text=True,
+                            check=False, env=_env(PATH=f"{bin_dir}{os.pathsep}{os.environ['PATH']}",
+                                                  TRTDEPLOY_STANDIN_VERSION="1.2.0", TRTDEPLOY_STANDIN_GPU_SM="90",
+                                                  TRTDEPLOY_STANDIN_SERVE_EXIT="terminated"))
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert 'ModelOpt checkpoint {"exclude_modules"' in result.stdout
+    assert f"trtdeploy smoke: {fp8.folder.name} answered" in result.stdout
+    assert 'Output: " data model the"' in result.stdout
