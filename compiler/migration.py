@@ -48,6 +48,8 @@ class MigrationItem:
 
 @dataclass(frozen=True)
 class Migration:
+    """One spec's change of backend: `why` is the new side's decision (its reason; empty when written)."""
+
     old_backend: str
     new_backend: str
     why: str
@@ -85,8 +87,8 @@ def migration(old: Decided, new: Decided, old_plan: Plan | None, new_plan: Plan 
         _to_pytorch(old, new, items)
     else:
         _to_engine(old, new, items)
-    return Migration(old.backend.value.value, new.backend.value.value,
-                     new.backend.reason if new.backend.reason else "", tuple(items.dropped), tuple(items.added),
+    return Migration(old.backend.value.value, new.backend.value.value, new.backend.reason, tuple(items.dropped),
+                     tuple(items.added),
                      tuple(items.mapped), tuple(items.no_equivalent),
                      tuple(f for f in new_findings if f.code in CANNOT_SERVE))
 
@@ -98,7 +100,7 @@ def _steps_and_files(old: Plan, new: Plan, backend: Backend, items: _Items) -> N
             items.dropped.append(MigrationItem(f"step {step_id}", step.tool, "",
                                                f"the {backend.value} backend has no {step.tool} step"))
         elif after[step_id].tool != step.tool:
-            items.mapped.append(MigrationItem(f"step {step_id}", step.tool, f"{after[step_id].tool}",
+            items.mapped.append(MigrationItem(f"step {step_id}", step.tool, after[step_id].tool,
                                               after[step_id].reason))
     items.added += [MigrationItem(f"step {step_id}", step.tool, "", step.reason)
                     for step_id, step in after.items() if step_id not in before]

@@ -5,7 +5,9 @@ algo tables of compiler/catalog/pytorch/quantization.yaml, per release and GPU
 architecture; GPTQ/AutoAWQ checkpoints), the route (ModelOpt's hf_ptq.py writes a
 quantized HF checkpoint; `format: none` serves the model as it is; a given ModelOpt
 checkpoint is served), the LLM-API settings with the release's defaults, the engine
-settings that do nothing here, and the gaps. Plan half: compiler/backends/pytorch/steps.py.
+settings that do nothing here (and what does their job), the smoke check `entrypoint: run`
+means here (one request to the server it starts), and the gaps. Plan half:
+compiler/backends/pytorch/steps.py.
 """
 
 from __future__ import annotations
@@ -58,7 +60,8 @@ MANAGED_OPTIONS: dict[str, tuple[str, ...]] = {
     "max_input_len": ("limits.max_input_len",), "build_config": ("limits.*",),
     "kv_cache_config.free_gpu_memory_fraction": ("runtime.kv_cache_free_gpu_memory_fraction",),
     "kv_cache_config.enable_block_reuse": ("runtime.enable_block_reuse",),
-    "kv_cache_config.dtype": ("quantization.kv_cache",), "kv_cache_config.tokens_per_block": ("plugins.tokens_per_block",),
+    "kv_cache_config.dtype": ("quantization.kv_cache",),
+    "kv_cache_config.tokens_per_block": ("plugins.tokens_per_block",),
     "enable_chunked_prefill": ("runtime.enable_chunked_prefill",), "cuda_graph_config": ("runtime.cuda_graphs",),
     "tensor_parallel_size": ("parallelism.tp",), "pipeline_parallel_size": ("parallelism.pp",),
     "backend": ("target.backend",),
