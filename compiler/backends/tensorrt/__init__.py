@@ -19,7 +19,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from compiler.backends import wrapper_split_gaps
+from compiler.backends import ranks_wrapped, wrapper_split_gaps
 from compiler.catalog import pytorch_backend
 from compiler.catalog.formats import EngineFormat, format_facts
 from compiler.catalog.tools import SWITCH, TOOLS_DIR, Surface, tool_facts
@@ -396,7 +396,7 @@ def gaps(d: Decided) -> list[Finding]:
     if removed is not None:
         return [draft(d.r.first_written("target.backend", "target.tensorrt_llm"), removed,
                       "use target.backend: pytorch (or auto), or pin target.tensorrt_llm to 1.2", code="H111")]
-    wrapped = wrapper_split_gaps(d.r) if d.r.spec.launch.entrypoint is Entrypoint.SERVE and d.topology.nodes > 1 else []
+    wrapped = wrapper_split_gaps(d.r) if d.r.spec.launch.entrypoint is Entrypoint.SERVE and ranks_wrapped(d) else []
     return [*_calibration_gaps(d), *_plugin_gaps(d), *_route_gaps(d), *_kv_gaps(d), *wrapped]
 
 
