@@ -14,9 +14,19 @@ import re
 from collections.abc import Mapping
 from typing import TYPE_CHECKING
 
-from compiler.backends import wrapper_split_gaps
+from compiler.backends import llmapi, wrapper_split_gaps
 from compiler.catalog import llm_api, pytorch_backend, tools
-from compiler.decide.model import Backend, Calibration, Decided, Limits, Origin, Route, RouteKind, Setting
+from compiler.decide.model import (
+    Backend,
+    Calibration,
+    Decided,
+    Limits,
+    Origin,
+    Route,
+    RouteKind,
+    Setting,
+    VerifyTools,
+)
 from compiler.findings import Finding, draft
 from compiler.resolve import Resolved
 from compiler.spec import AutoToggle, KvCacheDtype, QuantFormat
@@ -283,6 +293,11 @@ def _option_key(problem: str) -> str:
     """The spec key a check_llm_api_options message is about: runtime.llm_api_options.<its dotted path>."""
     match = OPTION_PATH.search(problem)
     return "runtime.llm_api_options" + (f".{match.group(1)}" if match else "")
+
+
+def verify_tools(r: Resolved) -> VerifyTools:
+    """trtllm-eval and trtllm-bench throughput with --backend pytorch."""
+    return llmapi.verify_tools(r, BACKEND.value)
 
 
 def plan(d: Decided, steps: StepList) -> RankProgram:

@@ -19,8 +19,8 @@ from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from compiler.backends import wrapper_split_gaps
-from compiler.catalog import pytorch_backend
+from compiler.backends import llmapi, wrapper_split_gaps
+from compiler.catalog import pytorch_backend, tools
 from compiler.catalog.formats import EngineFormat, format_facts
 from compiler.catalog.tools import SWITCH, TOOLS_DIR, Surface, tool_facts
 from compiler.decide.model import (
@@ -32,6 +32,8 @@ from compiler.decide.model import (
     Route,
     RouteKind,
     Setting,
+    TaskTool,
+    VerifyTools,
 )
 from compiler.findings import Finding, draft
 from compiler.resolve import Resolved
@@ -494,6 +496,42 @@ def checkpoint_weights(checkpoint: str) -> str:
 
 # The file GPTQModel writes (the GPTQ step merges shards into it) and convert reads.
 GPTQ_WEIGHTS_FILE = "model.safetensors"
+
+
+# --- verify ----------------------------------------------------------------------------------
+
+
+MMLU = "mmlu.py"
+SESSION_BENCHMARK = "gptSessionBenchmark"
+# mmlu.py generates 2 tokens per question (Pipeline.__call__: output_len = 2) and cuts prompts to the engine's
+# max_input_len itself (check_valid_length), at 0.8.0-0.10.0 (compiler/catalog/tools/mmlu.py.yaml).
+MMLU_OUTPUT_TOKENS = 2
+# trtllm-eval's and trtllm-bench's --backend for an engine, 1.0 to the removal (trtllm-eval.yaml, trtllm-bench.yaml).
+LLMAPI_ENGINE_BACKEND = "tensorrt"
+
+
+def verify_tools(r: Resolved) -> VerifyTools:
+    """The engine path's verify tools: trtllm-eval and trtllm-bench on the engine from 1.0; before, the
+    examples' mmlu.py and the C++ gptSessionBenchmark of the releases whose flags were read."""
+    if r.release.exact >= TRTLLM_SERVE_FIRST:
+        return llmapi.verify_tools(r, LLMAPI_ENGINE_BACKEND)
+    version = r.release.version
+    mmlu = tools.surface(MMLU, r.release.exact)
+    tasks = {"mmlu": TaskTool("mmlu", MMLU, "required", MMLU_OUTPUT_TOKENS, None, mmlu.fact("--data_dir").source)} \
+        if mmlu.flags and mmlu.fact("--data_dir") is not None else {}
+    session = tools.surface(SESSION_BENCHMARK, r.release.exact).flags
+    return VerifyTools(
+        tasks=tasks,
+        accuracy_why="" if tasks else f"examples/mmlu.py's flags were read at 0.8.0-0.10.0, not at {version}, and "
+        "trtllm-eval runs engines from 1.0",
+        benchmark=SESSION_BENCHMARK if session else None,
+        benchmark_why="" if session else f"gptSessionBenchmark's flags were read at 0.8.0 and 0.9.0, not at {version}, "
+        "and trtdeploy plans trtllm-bench from 1.0",
+        metrics=frozenset({"output_tokens_per_s"}),
+        metrics_why="gptSessionBenchmark reports each static batch's latency and tokens per second, not the time to "
+        "first token",
+        dataset_tool=None, dataset_why="", takes_dataset=False, static_batch=True,
+    )
 
 
 def plan(d: Decided, steps: StepList) -> RankProgram:
