@@ -24,6 +24,7 @@ from compiler.memory import gib
 from compiler.launchers.ranks import GPU_BINDING_ENV, RANK_ENTRYPOINT_ENV, RANK_ENV_NAMES, RANK_SCRIPT
 from compiler.plan.document import document_text, plan_document
 from compiler.plan.model import (
+    BENCHMARKS_DIR,
     BUILD_DIR,
     EXAMPLES_DIR,
     HOSTFILE,
@@ -44,7 +45,7 @@ if TYPE_CHECKING:
 
 TEMPLATES = Path(__file__).resolve().parent / "templates"
 # Definition order in a script preamble; BUILD_DIR first, since the others may be relative to it.
-VARIABLE_ORDER = (BUILD_DIR, MODEL_DIR, EXAMPLES_DIR, MODELOPT_DIR, HOSTFILE, STEP_OUT)
+VARIABLE_ORDER = (BUILD_DIR, MODEL_DIR, EXAMPLES_DIR, BENCHMARKS_DIR, MODELOPT_DIR, HOSTFILE, STEP_OUT)
 REQUIRED_WHAT = {MODEL_DIR: "the model folder", HOSTFILE: "a hostfile with one line per node",
                  MODELOPT_DIR: "a Model-Optimizer checkout (its examples/llm_ptq/hf_ptq.py)"}
 GENERATED = "written by `trtdeploy compile`; edits are overwritten"
@@ -137,8 +138,16 @@ def render_step(plan: Plan, step: Step) -> str:
                        f"fingerprint {step.fingerprint}", GENERATED),
         definitions=definitions([step.argv], plan.variables, {STEP_OUT: step.output}),
         exports=[f"export {name}={shlex.quote(value)}" for name, value in step.env],
-        command=command_lines(step.argv, "exec "),
+        command=step_command(step),
     )
+
+
+def step_command(step: Step) -> list[str]:
+    """The step's command: exec'd, or piped through tee into its capture file (pipefail keeps the tool's status)."""
+    if step.capture is None:
+        return command_lines(step.argv, "exec ")
+    lines = command_lines(step.argv)
+    return [*lines[:-1], f'{lines[-1]} 2>&1 | tee "${{{STEP_OUT}}}"/{single_quote(step.capture)}']
 
 
 # Each rank keeps the GPUs the scheduler set unless asked to bind (TensorRT-LLM selects rank % gpus_per_node itself).

@@ -176,6 +176,7 @@ class TaskTool:
     max_output_len: int
     max_input_len: int | None
     source: str
+    sampled: bool = True  # the tool can evaluate a number of samples only
 
 
 @dataclass(frozen=True)

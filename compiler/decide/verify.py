@@ -71,6 +71,9 @@ def _accuracy(r: Resolved, tools: VerifyTools, index: int, item: AccuracyGate,
         gaps.append(draft(f"{key}.task", f"{task.tool} of TensorRT-LLM {r.release.version} needs a local copy of the "
                           f"{item.task} dataset", f"set verify.accuracy[{index}].dataset (MMLU: the extracted "
                           "https://people.eecs.berkeley.edu/~hendrycks/data.tar)", code="P108"))
+    if item.num_samples is not None and not task.sampled:
+        gaps.append(draft(f"{key}.num_samples", f"{task.tool} of TensorRT-LLM {r.release.version} evaluates every "
+                          f"{item.task} question: it takes no sample count", "remove num_samples", code="P108"))
     gates = _accuracy_gates(r, task, index, item, gaps)
     return AccuracyCheck(index, task, dataset, item.num_samples, tuple(gates))
 

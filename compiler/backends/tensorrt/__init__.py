@@ -517,8 +517,9 @@ def verify_tools(r: Resolved) -> VerifyTools:
         return llmapi.verify_tools(r, LLMAPI_ENGINE_BACKEND)
     version = r.release.version
     mmlu = tools.surface(MMLU, r.release.exact)
-    tasks = {"mmlu": TaskTool("mmlu", MMLU, "required", MMLU_OUTPUT_TOKENS, None, mmlu.fact("--data_dir").source)} \
-        if mmlu.flags and mmlu.fact("--data_dir") is not None else {}
+    data_dir = mmlu.fact("--data_dir")
+    tasks = {"mmlu": TaskTool("mmlu", MMLU, "required", MMLU_OUTPUT_TOKENS, None, data_dir.source, sampled=False)} \
+        if data_dir is not None else {}
     session = tools.surface(SESSION_BENCHMARK, r.release.exact).flags
     return VerifyTools(
         tasks=tasks,
