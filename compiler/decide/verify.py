@@ -97,16 +97,16 @@ def _accuracy_gates(r: Resolved, task: TaskTool, index: int, item: AccuracyGate,
     score, source = baseline
     threshold = round(score - item.max_drop, 6)
     gates.append(Gate(f"{task.task}.max_drop", f"{key}.max_drop", "score", Bound.MIN, threshold, POINTS,
-                      f"baseline {score:g} ({source}) - max_drop {item.max_drop:g}"))
+                      f"baseline {score:g}{f' ({source})' if source else ''} - max_drop {item.max_drop:g}"))
     return gates
 
 
 def _baseline_score(r: Resolved, task: TaskTool, index: int, item: AccuracyGate,
                     gaps: list[Finding]) -> tuple[float, str] | None:
-    """The baseline score and where it comes from: the number written, or the task's score in a results.json."""
+    """The baseline score and where it comes from: the number written (""), or the task's score in a results.json."""
     if not isinstance(item.baseline, str):
         assert item.baseline is not None
-        return float(item.baseline), "written"
+        return float(item.baseline), ""
     key = f"verify.accuracy.{index}.baseline"
     baseline = r.baselines[index]
     if baseline.scores is None:
