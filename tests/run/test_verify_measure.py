@@ -1,0 +1,89 @@
+"""The verify tools' output readers on real published output (tests/data/verify/SOURCES.md says where from)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from compiler.run.measure import MeasureError, read_output, read_text
+
+DATA = Path(__file__).resolve().parents[1] / "data" / "verify"
+
+
+def reading(name: str, reader: str, task: str) -> dict[str, float]:
+    return read_output(reader, task, read_text(DATA / name)).figures
+
+
+def test_trtllm_eval_mmlu_reads_the_weighted_average_and_the_question_count() -> None:
+    assert reading("trtllm-eval-mmlu.log", "trtllm-eval", "mmlu") == {"score": 79.09, "samples": 14042.0}
+
+
+def test_trtllm_eval_gsm8k_averages_the_lm_eval_table_rows_of_the_task() -> None:
+    assert reading("trtllm-eval-gsm8k.log", "trtllm-eval", "gsm8k")["score"] == pytest.approx((84.3063 + 88.6277) / 2)
+
+
+def test_an_average_accuracy_line_wins_over_the_table() -> None:
+    text = (DATA / "trtllm-eval-gsm8k.log").read_text() + "[TRT-LLM] [I] lm-eval gsm8k average accuracy: 86.47\n"
+    assert read_output("trtllm-eval", "gsm8k", text).figures == {"score": 86.47}
+
+
+def test_cnn_dailymail_reads_beam_0_rouge_scores_in_the_evaluators_format() -> None:
+    # No published cnn_dailymail log was found; these lines follow cnn_dailymail.py's logger.info formats.
+    text = ("[TRT-LLM] [I] Beam 0 rouge scores:\n[TRT-LLM] [I] \trouge1: 24.813\n[TRT-LLM] [I] \trouge2: 7.911\n"
+            "[TRT-LLM] [I] \trougeL: 17.240\n[TRT-LLM] [I] \trougeLsum: 22.016\n")
+    figures = read_output("trtllm-eval", "cnn_dailymail", text).figures
+    assert figures["score"] == 24.813 and figures["rouge2"] == 7.911 and figures["rougeLsum"] == 22.016
+
+
+def test_mmlu_py_gives_its_fraction_in_points() -> None:
+    assert reading("mmlu.py-0.8.0.log", "mmlu.py", "mmlu") == {"score": 34.2}
+
+
+def test_mmlu_py_is_not_misread_from_a_per_subject_line() -> None:
+    text = "Average accuracy 0.342 - STEM\n"
+    with pytest.raises(MeasureError, match="'Average accuracy:' line"):
+        read_output("mmlu.py", "mmlu", text)
+
+
+def test_gpt_session_benchmark_reads_the_benchmark_line() -> None:
+    figures = reading("gptSessionBenchmark-0.8.0.log", "gptSessionBenchmark", "throughput")
+    assert figures == {"batch_size": 1.0, "input_len": 128.0, "output_len": 256.0, "latency_ms": 2918.14,
+                       "output_tokens_per_s": 87.73, "gpu_peak_mem_gb": 93.76}
+
+
+def test_gpt_session_benchmark_out_of_memory_has_no_result() -> None:
+    text = "[BENCHMARK] batch_size 64 input_length 2048 output_length 1024 latency(ms) N/A tokensPerSec N/A\n"
+    with pytest.raises(MeasureError, match="ran out of GPU memory"):
+        read_output("gptSessionBenchmark", "throughput", text)
+
+
+def test_trtllm_bench_reads_throughput_ttft_and_the_release() -> None:
+    found = read_output("trtllm-bench", "throughput", read_text(DATA / "trtllm-bench-throughput-streaming.log"))
+    assert found.figures["output_tokens_per_s"] == 11076.77
+    assert found.figures["ttft_ms"] == 162.6706
+    assert found.figures["requests_per_s"] == 86.5373
+    assert found.tool_version == "0.21.0rc0"
+
+
+def test_trtllm_bench_without_streaming_has_no_ttft() -> None:
+    figures = reading("trtllm-bench-throughput-offline.log", "trtllm-bench", "throughput")
+    assert figures["output_tokens_per_s"] == 185.8351 and "ttft_ms" not in figures
+
+
+def test_the_older_trtllm_bench_report_is_refused_not_misread() -> None:
+    with pytest.raises(MeasureError, match="Total Output Throughput"):
+        reading("trtllm-bench-throughput-0.17.0.log", "trtllm-bench", "throughput")
+
+
+@pytest.mark.parametrize(("reader", "task"), [("trtllm-eval", "mmlu"), ("trtllm-eval", "gsm8k"),
+                                              ("trtllm-eval", "cnn_dailymail"), ("mmlu.py", "mmlu"),
+                                              ("trtllm-bench", "throughput"), ("gptSessionBenchmark", "throughput")])
+def test_an_output_without_figures_is_an_error(reader: str, task: str) -> None:
+    with pytest.raises(MeasureError):
+        read_output(reader, task, "[TensorRT-LLM] TensorRT-LLM version: 1.2.0\nstand-in: done\n")
+
+
+def test_the_banner_gives_the_release() -> None:
+    text = "[TensorRT-LLM] TensorRT-LLM version: 0.8.0\n" + read_text(DATA / "mmlu.py-0.8.0.log")
+    assert read_output("mmlu.py", "mmlu", text).tool_version == "0.8.0"
