@@ -307,7 +307,20 @@ def _view(plan: Plan, style: _Style) -> dict[str, object]:
         "decisions": [{"topic": text(d.topic), "choice": text(d.choice), "reason": text(d.reason)}
                       for d in plan.decisions],
         "findings": _findings_section(plan, style),
+        "gates": _gates_section(plan, style),
     }
+
+
+def _gates_section(plan: Plan, style: _Style) -> list[str]:
+    """The verify gates `trtdeploy build` judges after its steps (empty without verify:)."""
+    lines = [f"- {style.text(g.name)}: {g.metric} of {style.text(g.step)} {'>=' if g.bound == 'min' else '<='} "
+             f"{g.threshold:g} {g.unit} ({style.text(g.reason)})" for g in plan.gates]
+    if not plan.measures:
+        return []
+    if not lines:
+        lines = ["- no gates: the verify steps' figures are recorded in results.json"]
+    return ["", "## Verify gates", "", *lines] if style is _MARKDOWN_STYLE else ["", "verify gates:", *("  " + line
+                                                                                                   for line in lines)]
 
 
 def _findings_section(plan: Plan, style: _Style) -> list[str]:
