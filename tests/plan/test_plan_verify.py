@@ -177,3 +177,19 @@ def test_a_spec_without_verify_plans_no_verify_step(tmp_path: Path) -> None:
     plan = plan_spec(tmp_path, PYTORCH_12)
     assert [s.id for s in plan.steps] == ["quantize"] and not plan.measures
     assert json.loads(render_build(plan)["plan.json"])["verify"] is None
+
+
+def test_a_baseline_results_json_without_the_task_is_c118(tmp_path: Path) -> None:
+    from compiler.pipeline import check_spec
+
+    baseline = tmp_path / "results.json"
+    baseline.write_text(json.dumps({"schema_version": 1, "name": "fp16", "tensorrt_llm": "1.2.0",
+                                    "backend": "pytorch", "passed": True,
+                                    "measured": [{"step": "verify-gsm8k", "fingerprint": "ab", "tool": "trtllm-eval",
+                                                  "tool_version": None, "task": "gsm8k", "figures": {"score": 70.0},
+                                                  "output": "store/x/output.log"}]}))
+    spec = write_spec(tmp_path, PYTORCH_12, verify([{"task": "mmlu", "max_drop": 1.0, "baseline": "results.json"}]))
+    findings = [(f.code, f.message) for f in check_spec(spec).findings]
+    assert findings == [("C118", f"baseline {baseline} has no mmlu score (it measured gsm8k)")]
+    baseline.write_text("{}")
+    assert [f.code for f in check_spec(spec).findings] == ["C118"]
