@@ -193,3 +193,17 @@ def test_a_baseline_results_json_without_the_task_is_c118(tmp_path: Path) -> Non
     assert findings == [("C118", f"baseline {baseline} has no mmlu score (it measured gsm8k)")]
     baseline.write_text("{}")
     assert [f.code for f in check_spec(spec).findings] == ["C118"]
+
+
+@pytest.mark.parametrize(("name", "verify_steps"), [
+    ("llama-7b-fp16-h100", ["verify-mmlu", "verify-throughput"]),  # 0.8.0, the engine path
+    ("llama-7b-fp8-pytorch-h100", ["verify-mmlu", "verify-dataset", "verify-throughput"]),  # 1.2.0, PyTorch
+])
+def test_the_shipped_specs_with_gates_compile_to_verify_steps_with_real_flags(name: str, verify_steps: list[str]) -> None:
+    from plan.support import SPECS, plan_file
+
+    plan = plan_file(SPECS / f"{name}.yaml")
+    assert [s.id for s in plan.steps if s.impact is Impact.REVERIFY] == verify_steps
+    assert plan_problems(plan) == []
+    assert plan.gates and all(g.step in verify_steps for g in plan.gates)
+    assert "verify" in json.loads(render_build(plan)["plan.json"])

@@ -246,7 +246,7 @@ def gaps(d: Decided) -> list[Finding]:
 def _calibration_gaps(d: Decided) -> list[Finding]:
     """P107: a dataset hf_ptq.py's --dataset does not take (ModelOpt 0.33 offers a fixed list of names)."""
     cal = d.calibration
-    if cal is None or d.route.calibrator != HF_PTQ:
+    if cal is None or d.route.calibrator != HF_PTQ or not supported_here(d.r):  # H110 says the release has no backend
         return []
     modelopt = modelopt_version(d.r)
     flag = tools.surface(HF_PTQ, modelopt).fact("--dataset")
