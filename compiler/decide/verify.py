@@ -4,7 +4,7 @@ The backend says what its release measures with (`verify_tools`); this module ma
 spec's `verify:` against it. What no plan can express is a gap, reported by the rules in
 compiler/rules/verify.py: a task or benchmark the release's tools lack, or a dataset they
 need (P108), a gate they cannot measure (P109), gates that do not make sense together
-(C117), a baseline that cannot be read (C118). What a plan can run but should not (a workload
+(C117), a baseline that cannot be read (S117). What a plan can run but should not (a workload
 beyond the limits, C116; a gate that has no effect, C117's warnings) is the rules' own check,
 from what is decided here.
 """
@@ -111,13 +111,13 @@ def _baseline_score(r: Resolved, task: TaskTool, index: int, item: AccuracyGate,
     baseline = r.baselines[index]
     if baseline.scores is None:
         gaps.append(draft(key, f"baseline {baseline.problem}", "build the baseline deployment first (`trtdeploy build "
-                          "SPEC`), or write its score as a number", code="C118"))
+                          "SPEC`), or write its score as a number", code="S117"))
         return None
     if task.task not in baseline.scores:
         measured = ", ".join(sorted(baseline.scores)) or "no accuracy task"
         gaps.append(draft(key, f"baseline {baseline.path} has no {task.task} score (it measured {measured})",
                           f"add {task.task} to the baseline deployment's verify.accuracy and build it, or write the "
-                          "score as a number", code="C118"))
+                          "score as a number", code="S117"))
         return None
     return baseline.scores[task.task], baseline.path
 

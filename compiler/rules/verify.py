@@ -1,7 +1,7 @@
 """verify: rules: can the release's tools run the checks the spec asks for, and do the gates make sense?
 
 The verify plan is decided once (compiler/decide/verify.py); what no plan can run is a gap
-these rules report (P108, P109, C117's errors, C118). What a plan can run but should not,
+these rules report (P108, P109, C117's errors, S117). What a plan can run but should not,
 they check here from the decided plan: a workload beyond the limits (C116), gates that have
 no effect (C117's warnings).
 """
@@ -126,7 +126,7 @@ def verify_gates_inconsistent(d: Decided) -> Iterator[Finding]:
 
 
 @rule(
-    "C118", "verify-baseline-unreadable", Severity.ERROR,
+    "S117", "verify-baseline-unreadable", Severity.ERROR,
     "A baseline results.json does not exist, cannot be read, or has no score for the task.",
     why="`baseline: <file>` takes the task's score from another build's results.json (written by `trtdeploy "
     "build`), so the threshold is known when the spec is checked and reviewed; a missing file would leave the "
@@ -137,4 +137,4 @@ def verify_gates_inconsistent(d: Decided) -> Iterator[Finding]:
     hint="build the baseline deployment first, or write its score as a number",
 )
 def verify_baseline_unreadable(d: Decided) -> Iterator[Finding]:
-    yield from gaps_of(d, "C118")
+    yield from gaps_of(d, "S117")

@@ -190,9 +190,9 @@ def test_a_baseline_results_json_without_the_task_is_c118(tmp_path: Path) -> Non
                                                   "output": "store/x/output.log"}]}))
     spec = write_spec(tmp_path, PYTORCH_12, verify([{"task": "mmlu", "max_drop": 1.0, "baseline": "results.json"}]))
     findings = [(f.code, f.message) for f in check_spec(spec).findings]
-    assert findings == [("C118", f"baseline {baseline} has no mmlu score (it measured gsm8k)")]
+    assert findings == [("S117", f"baseline {baseline} has no mmlu score (it measured gsm8k)")]
     baseline.write_text("{}")
-    assert [f.code for f in check_spec(spec).findings] == ["C118"]
+    assert [f.code for f in check_spec(spec).findings] == ["S117"]
 
 
 @pytest.mark.parametrize(("name", "verify_steps"), [

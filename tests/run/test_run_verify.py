@@ -21,9 +21,8 @@ Build = Callable[..., Result]
 
 @pytest.fixture
 def tools(host: Host, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    """The verify tools' stand-ins where the scripts look for them, and an MMLU data folder."""
-    for name in ("trtllm-eval", "trtllm-bench"):
-        (host.bin / name).symlink_to(STANDINS / name)
+    """The verify tools' stand-ins where the scripts look for them (trtllm-eval and trtllm-bench are in the host's
+    bin already), and an MMLU data folder."""
     (host.examples / "mmlu.py").symlink_to(STANDINS / "mmlu.py")
     benchmarks = tmp_path / "benchmarks"
     benchmarks.mkdir()
