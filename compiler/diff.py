@@ -26,7 +26,9 @@ from typing import Any
 from compiler.escape import visible
 from compiler.findings import Finding, Severity
 from compiler.load import KeyPath, LoadedSpec, dotted
+from compiler.migration import Migration, migration
 from compiler.pipeline import SpecReport, check_spec, find_specs
+from compiler.decide.model import Backend
 from compiler.plan.model import Impact, Plan
 from compiler.results import margin
 
@@ -39,15 +41,16 @@ IMPACT_COST = {
 }
 
 # Fallback when a plan cannot be made on one side (the spec has errors): the key's top-level
-# section decides, as the planner would.
-SECTION_IMPACT: Mapping[str, Impact] = {
+# section decides, as the planner of the side's backend would.
+ENGINE_SECTION_IMPACT: Mapping[str, Impact] = {
     "model": Impact.REQUANTIZE,
     "quantization": Impact.REQUANTIZE,
-    "parallelism": Impact.REQUANTIZE,
+    "parallelism": Impact.REQUANTIZE,  # the checkpoint is converted per rank
     "limits": Impact.REBUILD,
     "plugins": Impact.REBUILD,
     "target": Impact.REBUILD,
     "build": Impact.REBUILD,
+    "runtime": Impact.NONE,  # the PyTorch backend's LLM-API settings: the engine path does not read them
     "launch": Impact.RELAUNCH,
     "verify": Impact.REVERIFY,
     "name": Impact.NONE,
@@ -56,6 +59,25 @@ SECTION_IMPACT: Mapping[str, Impact] = {
     "abstract": Impact.NONE,
     "ignore": Impact.NONE,
     "error": Impact.NONE,
+    "*": Impact.REBUILD,  # any other section
+}
+# The PyTorch backend builds nothing: limits, plugins (kv_cache_config.tokens_per_block) and runtime are LLM-API
+# settings of the launch, and so are tp and pp, since ModelOpt's HF export is one checkpoint the server shards
+# (compiler/catalog/pytorch/quantization.yaml hf_export_layout). A release, GPU or ModelOpt change can re-run
+# the export.
+PYTORCH_SECTION_IMPACT: Mapping[str, Impact] = {
+    **ENGINE_SECTION_IMPACT,
+    "parallelism": Impact.RELAUNCH,
+    "limits": Impact.RELAUNCH,
+    "plugins": Impact.RELAUNCH,
+    "target": Impact.REQUANTIZE,
+    "build": Impact.REQUANTIZE,
+    "runtime": Impact.RELAUNCH,
+    "*": Impact.REQUANTIZE,  # there is no rebuild to fall back on
+}
+SECTION_IMPACT: Mapping[Backend, Mapping[str, Impact]] = {
+    Backend.TENSORRT: ENGINE_SECTION_IMPACT,
+    Backend.PYTORCH: PYTORCH_SECTION_IMPACT,
 }
 
 
@@ -72,6 +94,10 @@ class KeyChange:
     old: Any
     new: Any
     line: int | None
+
+
+# The aspect of a step the new plan no longer has.
+REMOVED_STEP = "removed"
 
 
 @dataclass(frozen=True)
@@ -125,6 +151,7 @@ class SpecDiff:
     via: tuple[str, ...] = field(default=())
     abstract: bool = False
     gates: tuple[GateChange, ...] = field(default=())
+    migration: Migration | None = None
 
     @property
     def introduces_error(self) -> bool:
@@ -210,8 +237,8 @@ def _step_changes(old: Plan, new: Plan) -> list[StepChange]:
         if prior is None or prior.fingerprint != step.fingerprint:
             aspects = sorted(k for k in step.aspects if prior is None or prior.aspects.get(k) != step.aspects[k])
             changes.append(StepChange(step.id, step.tool, tuple(aspects) or ("inputs",), step.impact))
-    for step_id in before.keys() - {s.id for s in new.steps}:
-        changes.append(StepChange(step_id, before[step_id].tool, ("removed",), before[step_id].impact))
+    for step_id in sorted(before.keys() - {s.id for s in new.steps}):  # nothing re-runs for a step that is gone
+        changes.append(StepChange(step_id, before[step_id].tool, (REMOVED_STEP,), Impact.NONE))
     if old.launch.fingerprint != new.launch.fingerprint:
         changes.append(StepChange("launch", new.launch.launcher, _launch_aspects(old, new), Impact.RELAUNCH))
     return changes
@@ -230,12 +257,21 @@ def _impact_from_steps(steps: list[StepChange]) -> Impact:
     return max((c.impact for c in steps), key=lambda i: i.rank, default=Impact.NONE)
 
 
-def _impact_from_keys(changes: Iterable[KeyChange]) -> Impact:
+def _impact_from_keys(changes: Iterable[KeyChange], backends: Iterable[Backend]) -> Impact:
+    """The costliest section a change touches, by the tables of the sides' backends (both when unknown)."""
+    tables = [SECTION_IMPACT[b] for b in set(backends)] or list(SECTION_IMPACT.values())
     worst = Impact.NONE
     for change in changes:
-        impact = SECTION_IMPACT.get(change.key.split(".")[0], Impact.REBUILD)
+        section = change.key.split(".")[0]
+        impact = max((table.get(section, table["*"]) for table in tables), key=lambda i: i.rank)
         worst = max(worst, impact, key=lambda i: i.rank)
     return worst
+
+
+def _backends(*sides: Side | None) -> list[Backend]:
+    """The backends the sides decided (a side that did not resolve decided none)."""
+    return [side.report.decided.backend.value for side in sides
+            if side is not None and side.report.decided is not None]
 
 
 def _abstract(side: Side) -> bool:
@@ -297,7 +333,7 @@ def compare(old: Side | None, new: Side | None, path: str, old_path: str | None,
         steps = _step_changes(old.plan, new.plan)
         impact = _impact_from_steps(steps)
     elif old and new and not _abstract(new):
-        impact = _impact_from_keys(changes)
+        impact = _impact_from_keys(changes, _backends(old, new))
     else:
         impact = Impact.REQUANTIZE if new and not _abstract(new) else Impact.NONE
     before = {_finding_key(f): f for f in old.report.findings} if old else {}
@@ -316,7 +352,15 @@ def compare(old: Side | None, new: Side | None, path: str, old_path: str | None,
         via=via,
         abstract=bool(new and _abstract(new)) or bool(old and not new and _abstract(old)),
         gates=_gate_changes(old.plan if old else None, new.plan if new else None, builds),
+        migration=_migration(old, new),
     )
+
+
+def _migration(old: Side | None, new: Side | None) -> Migration | None:
+    """What a change of backend drops, maps and cannot serve; None without one (or a side that did not decide)."""
+    if old is None or new is None or old.report.decided is None or new.report.decided is None:
+        return None
+    return migration(old.report.decided, new.report.decided, old.plan, new.plan, new.report.findings)
 
 
 def diff_files(old_path: str, new_path: str, builds: Path | None = None) -> SpecDiff:

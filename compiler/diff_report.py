@@ -11,10 +11,15 @@ import json
 from collections.abc import Sequence
 from typing import Any
 
-from compiler.diff import IMPACT_COST, DefaultValue, GateChange, MemorySide, SpecDiff
+from compiler.diff import IMPACT_COST, REMOVED_STEP, DefaultValue, GateChange, MemorySide, SpecDiff
 from compiler.escape import html_text, markdown_code, markdown_text, visible
 from compiler.findings import Finding
 from compiler.memory import GIB
+from compiler.migration import Migration, MigrationItem
+
+# The migration's lists, in the order a review reads them, with their headings.
+MIGRATION_PARTS = (("dropped", "dropped"), ("added", "added"), ("mapped", "maps to"),
+                   ("no_equivalent", "no equivalent"))
 
 _BOLD, _RED, _GREEN, _YELLOW, _RESET = "\033[1m", "\033[31m", "\033[32m", "\033[33m", "\033[0m"
 
@@ -90,7 +95,8 @@ def render_text(diffs: Sequence[SpecDiff], colour: bool = False) -> str:
             where = f":{c.line}" if c.line else ""
             lines.append(f"  {visible(c.key)}{where}: {_value(c.old)} → {_value(c.new)}")
         for s in d.steps:
-            lines.append(f"  re-runs {s.step} ({s.tool}): {', '.join(s.aspects)} changed")
+            lines.append(f"  no longer runs {s.step} ({s.tool})" if s.aspects == (REMOVED_STEP,) else
+                         f"  re-runs {s.step} ({s.tool}): {', '.join(s.aspects)} changed")
         lines.append(f"  memory: {_memory_text(d.memory_before, d.memory_after)}")
         for g in d.gates:
             lines.append(f"  gate {visible(g.name)}: {_gate_thresholds(g)}; measured {_gate_measured(g)}")
@@ -98,7 +104,23 @@ def render_text(diffs: Sequence[SpecDiff], colour: bool = False) -> str:
             lines.append("  " + paint(_RED, "+ " + _finding_line(f)))
         for f in d.findings_removed:
             lines.append("  " + paint(_GREEN, "- " + _finding_line(f)))
+        if d.migration is not None:
+            lines += _migration_text(d.migration)
     return "\n".join(lines) + "\n"
+
+
+def _item_text(item: MigrationItem) -> str:
+    value = f" ({_value(item.value)})" if item.value is not None else ""
+    becomes = f" → {visible(item.becomes)}" if item.becomes else ""
+    return f"{visible(item.subject)}{value}{becomes}" + (f": {visible(item.why)}" if item.why else "")
+
+
+def _migration_text(m: Migration) -> list[str]:
+    lines = [f"  backend: {m.old_backend} → {m.new_backend}" + (f": {visible(m.why)}" if m.why else "")]
+    for part, heading in MIGRATION_PARTS:
+        lines += [f"    {heading}: {_item_text(item)}" for item in getattr(m, part)]
+    lines += [f"    cannot serve: {_finding_line(f)}" for f in m.cannot_serve]
+    return lines
 
 
 def render_markdown(diffs: Sequence[SpecDiff]) -> str:
@@ -142,7 +164,8 @@ def _markdown_details(d: SpecDiff) -> list[str]:
                 f"{markdown_code(_value(c.new))} |" for c in d.changes]
         out.append("")
     if d.steps:
-        out += [f"- re-runs **{markdown_text(s.step)}** ({markdown_code(s.tool)}): "
+        out += [f"- no longer runs **{markdown_text(s.step)}** ({markdown_code(s.tool)})"
+                if s.aspects == (REMOVED_STEP,) else f"- re-runs **{markdown_text(s.step)}** ({markdown_code(s.tool)}): "
                 f"{markdown_text(', '.join(s.aspects))} changed" for s in d.steps]
         out.append("")
     if d.gates:
@@ -155,12 +178,41 @@ def _markdown_details(d: SpecDiff) -> list[str]:
         out += [f"- ➖ {markdown_code(f.code)} {f.severity.value}: {markdown_text(f.message)}"
                 for f in d.findings_removed]
         out.append("")
+    if d.migration is not None:
+        out += _migration_markdown(d.migration)
     out += ["</details>", ""]
+    return out
+
+
+def _migration_markdown(m: Migration) -> list[str]:
+    out = [f"**Backend migration: {m.old_backend} → {m.new_backend}.**"
+           + (f" {markdown_text(m.why)}" if m.why else ""), ""]
+    rows = [(heading, item) for part, heading in MIGRATION_PARTS for item in getattr(m, part)]
+    if rows:
+        out += ["| | old | becomes | why |", "|---|---|---|---|"]
+        out += [f"| {heading} | {markdown_code(item.subject)}"
+                + (f" {markdown_code(_value(item.value))}" if item.value is not None else "")
+                + f" | {markdown_code(item.becomes) if item.becomes else '—'} | {markdown_text(item.why)} |"
+                for heading, item in rows]
+        out.append("")
+    if m.cannot_serve:
+        out += [f"- ⛔ cannot serve: {markdown_code(f.code)} {f.severity.value}: {markdown_text(f.message)}"
+                + (f" (help: {markdown_text(f.hint)})" if f.hint else "") for f in m.cannot_serve]
+        out.append("")
     return out
 
 
 def _memory_json(m: MemorySide | None) -> dict[str, object] | None:
     return None if m is None else {"per_gpu_bytes": m.per_gpu_bytes, "usable_bytes": m.usable_bytes, "fits": m.fits}
+
+
+def _migration_json(m: Migration | None) -> dict[str, object] | None:
+    if m is None:
+        return None
+    parts: dict[str, object] = {part: [{"subject": i.subject, "value": _json_value(i.value), "becomes": i.becomes,
+                                         "why": i.why} for i in getattr(m, part)] for part, _ in MIGRATION_PARTS}
+    return {"from": m.old_backend, "to": m.new_backend, "why": m.why, **parts,
+            "cannot_serve": [f.to_json() for f in m.cannot_serve]}
 
 
 def render_json(diffs: Sequence[SpecDiff]) -> str:
@@ -182,6 +234,7 @@ def render_json(diffs: Sequence[SpecDiff]) -> str:
                 "gates": [{"name": g.name, "unit": g.unit, "bound": g.bound, "before": g.before, "after": g.after,
                            "measured": g.value, "passed": g.passed, "measured_on": g.measured_on or None}
                           for g in d.gates],
+                "migration": _migration_json(d.migration),
             }
             for d in diffs
         ],

@@ -23,6 +23,7 @@ from compiler.escape import fenced, markdown_code, markdown_text, visible
 from compiler.memory import gib
 from compiler.launchers.ranks import GPU_BINDING_ENV, RANK_ENTRYPOINT_ENV, RANK_ENV_NAMES, RANK_SCRIPT
 from compiler.plan.document import document_text, plan_document
+from compiler.plan.steps import SMOKE_SCRIPT
 from compiler.plan.model import (
     BENCHMARKS_DIR,
     BUILD_DIR,
@@ -82,14 +83,15 @@ def shell_word(arg: Arg) -> str:
 
 
 def _groups(argv: Sequence[Arg]) -> list[list[str]]:
-    """Words grouped for reading: each option with its value (options here take at most one), else positionals."""
+    """Words grouped for reading: each option with its value (options here take at most one), else positionals;
+    a bare `--` (the end of a client's options) stands alone."""
     groups: list[list[str]] = []
     expecting = closed = False
     for arg in argv:
         is_option = isinstance(arg, str) and arg.startswith("-")
         if not groups or is_option:
             groups.append([])
-            expecting = isinstance(arg, str) and is_option and "=" not in arg
+            expecting = isinstance(arg, str) and is_option and "=" not in arg and arg != "--"
             closed = is_option and not expecting
         elif expecting:
             expecting, closed = False, True
@@ -188,11 +190,14 @@ def _render_rank_script(plan: Plan, title: str, *, bind: bool) -> str:
 
 
 def render_start(plan: Plan) -> str:
-    """The script that starts the ranks: mpirun over them, or the one process that spawns its own workers."""
+    """The script that starts the ranks: mpirun over them, the one process that spawns its own workers, or the
+    smoke client in front of that process."""
     launch = plan.launch
     rank_env = [name for name in launch.env_passthrough if name in RANK_ENV_NAMES]
     how = (f"{launch.world_size} MPI ranks, {launch.ranks_per_node} per node, one per GPU" if launch.argv[:1] == ("mpirun",)
            else f"one process that starts its own workers on {launch.world_size} GPU(s)")
+    if SMOKE_SCRIPT in launch.files:
+        how = f"a smoke check: {SMOKE_SCRIPT} starts {how}, asks it once and stops it"
     return _render(
         "launch/start.sh.j2",
         header=_header(f"trtdeploy launch of {plan.name}: {how}", f"fingerprint {launch.fingerprint}", GENERATED),
@@ -220,6 +225,11 @@ def render_sbatch(plan: Plan) -> str:
     )
 
 
+def render_smoke(plan: Plan) -> str:
+    """The smoke client of a server: the same text for every plan, its arguments come from the launch command."""
+    return _render("launch/smoke.py.j2")
+
+
 def render_hostfile(plan: Plan) -> str:
     launch = plan.launch
     return _render("launch/hostfile.j2", header=_header(f"trtdeploy hostfile of {plan.name}: one line per node"),
@@ -233,6 +243,7 @@ LAUNCH_RENDERERS: dict[str, Callable[[Plan], str]] = {
     "start": render_start,
     "sbatch": render_sbatch,
     "hostfile": render_hostfile,
+    "smoke": render_smoke,
 }
 
 

@@ -263,9 +263,10 @@ class RuntimeSection(Strict):
 
 class RunSection(Strict):
     input_text: Annotated[str, StringConstraints(max_length=10000)] = Field(
-        "Hello, my name is", description="prompt of the smoke generation"
+        "Hello, my name is", description="prompt of the smoke check"
     )
-    max_output_len: Tokens = Field(64, description="tokens to generate in the smoke run")
+    max_output_len: Tokens = Field(64, description="tokens to generate in the smoke check (max_tokens of its request "
+                                   "on the PyTorch backend)")
 
 
 class ServeSection(Strict):
@@ -400,9 +401,12 @@ class KubernetesSection(Strict):
 
 class LaunchSection(Strict):
     launcher: Launcher = Field(Launcher.MPIRUN, description="how ranks are started")
-    entrypoint: Entrypoint = Field(Entrypoint.RUN, description="run: a smoke generation with run.py; serve: a server")
+    entrypoint: Entrypoint = Field(
+        Entrypoint.RUN, description="run: a smoke check (engine path: run.py on every rank; PyTorch backend: one "
+        "request to the trtllm-serve it starts and stops); serve: a server"
+    )
     hosts: list[HostName] | None = Field(None, description="hostnames for a multi-node mpirun (one per node)")
-    run: RunSection = Field(default_factory=RunSection, description="the smoke generation of entrypoint run")
+    run: RunSection = Field(default_factory=RunSection, description="the smoke check of entrypoint run")
     serve: ServeSection = Field(default_factory=ServeSection, description="the server of entrypoint serve")
     slurm: SlurmSection = Field(default_factory=SlurmSection, description="sbatch settings of launcher slurm")
     kubernetes: KubernetesSection = Field(

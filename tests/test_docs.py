@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import sys
 from pathlib import Path
 
@@ -40,3 +41,24 @@ def test_a_missing_snapshot_fails_and_is_not_rewritten(monkeypatch: pytest.Monke
     with pytest.raises(pytest.fail.Exception, match="docs/plan.schema.json is missing"):
         snapshot("plan.schema.json")
     assert list(tmp_path.iterdir()) == []
+
+
+EXAMPLE_SPEC = re.compile(r"<!-- example: (\S+\.yaml) -->\n```yaml\n(.*?)```", re.S)
+EXAMPLE_DIFF = re.compile(r"<!-- example: diff (\S+) (\S+) -->\n```text\n(.*?)```", re.S)
+
+
+def test_the_migration_example_of_backends_md_is_what_diff_prints(monkeypatch: pytest.MonkeyPatch,
+                                                                   tmp_path: Path) -> None:
+    from click.testing import CliRunner
+
+    from compiler.cli import cli
+
+    text = snapshot("backends.md")
+    specs = dict(EXAMPLE_SPEC.findall(text))
+    [(old, new, printed)] = EXAMPLE_DIFF.findall(text)
+    assert {old, new} <= set(specs)
+    for name, body in specs.items():
+        (tmp_path / name).write_text(body, encoding="utf-8")
+    monkeypatch.chdir(tmp_path)
+    result = CliRunner().invoke(cli, ["diff", old, new])
+    assert result.exit_code == 0 and result.output == printed, "docs/backends.md: rerun the example's diff"

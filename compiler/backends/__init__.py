@@ -64,6 +64,14 @@ MULTINODE_WRAPPER = ("trtllm-llmapi-launch",)
 HEALTH_PATH = "/health"
 
 
+def ranks_wrapped(d: Decided) -> bool:
+    """Whether the launcher starts one rank per GPU, each running trtllm-serve under trtllm-llmapi-launch, instead
+    of one process whose LLM API spawns its workers: across nodes, and under Slurm on one node too, where srun
+    starts the tasks (TensorRT-LLM's Slurm examples run `srun ... trtllm-llmapi-launch` with -N 1
+    --ntasks-per-node=2: examples/llm-api/llm_mgmn_llm_distributed.sh @ b35ac1b6)."""
+    return d.topology.nodes > 1 or d.r.spec.launch.launcher is Launcher.SLURM
+
+
 def wrapper_split_gaps(r: Resolved) -> list[Finding]:
     """P106 drafts: the paths and values trtllm-serve gets that trtllm-llmapi-launch would split or glob.
 

@@ -14,7 +14,11 @@ from typing import Any
 
 import yaml
 
-from compiler.modelconfig import ModelFacts, UnsupportedModelConfig, facts_from_catalog_entry
+from compiler.modelconfig import (
+    ModelFacts,
+    UnsupportedModelConfig,
+    facts_from_catalog_entry,
+)
 
 CATALOG_DIR = Path(__file__).parent
 GIB = 1 << 30

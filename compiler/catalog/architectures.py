@@ -13,7 +13,14 @@ import functools
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from compiler.catalog.ranges import CatalogFactsError, RangedFact, load_yaml, pick, ranged_rows, source_texts
+from compiler.catalog.ranges import (
+    CatalogFactsError,
+    RangedFact,
+    load_yaml,
+    pick,
+    ranged_rows,
+    source_texts,
+)
 from compiler.versions import Version
 
 FILE = "architectures.yaml"

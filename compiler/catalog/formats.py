@@ -15,7 +15,14 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from compiler.catalog.ranges import CatalogFactsError, RangedFact, load_yaml, pick, ranged_rows, source_texts
+from compiler.catalog.ranges import (
+    CatalogFactsError,
+    RangedFact,
+    load_yaml,
+    pick,
+    ranged_rows,
+    source_texts,
+)
 from compiler.versions import Version
 
 FILE = "formats.yaml"

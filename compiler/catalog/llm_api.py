@@ -27,6 +27,7 @@ from typing import Any, Literal, Optional
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, create_model
 
+from compiler.catalog.ranges import source_texts
 from compiler.versions import Version, VersionError, VersionRange, parse_version
 
 LLM_API_FILE = Path(__file__).parent / "pytorch" / "llm_api.yaml"
@@ -128,7 +129,7 @@ class _Facts:
 def _facts() -> _Facts:
     with open(LLM_API_FILE, encoding="utf-8") as handle:
         data = yaml.load(handle, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
-    sources = {str(k): _source_text(k, v) for k, v in (data.get("sources") or {}).items()}
+    sources = source_texts("llm_api.yaml", data.get("sources") or {})
     models = {str(name): {str(key): tuple(_rows(f"{name}.{key}", rows, sources))
                           for key, rows in (spec.get("fields") or {}).items()}
               for name, spec in (data.get("models") or {}).items()}
@@ -155,15 +156,6 @@ def _facts() -> _Facts:
                                                 bool(row.get("pinned", True)), str(row.get("note", "")))
                                 for row in facts.get("build_config_trap") or ()),
     )
-
-
-def _source_text(key: object, value: object) -> str:
-    if isinstance(value, str):
-        return value
-    if isinstance(value, Mapping) and "path" in value:
-        where = f"{value.get('repo', 'NVIDIA/TensorRT-LLM')} {value['path']}"
-        return f"{where} @ {value['commit']}" if value.get("commit") else where
-    raise LlmApiFactsError(f"llm_api.yaml: source {key!r} is neither text nor {{repo, path, commit}}")
 
 
 def _source_of(where: str, row: Mapping[str, Any], sources: Mapping[str, str]) -> str:
@@ -311,7 +303,7 @@ def _annotation(version: Version, row: FieldRow) -> Any:
     if row.kind == "choice":
         annotation: Any = Literal[row.choices]  # Literal of a tuple spreads its values
     elif row.kind == "list":
-        annotation = list[ITEM_TYPES[row.items]]  # type: ignore[misc]
+        annotation = list.__class_getitem__(ITEM_TYPES[row.items])  # a runtime-built list[<item type>]
     elif row.kind == "model":
         annotation = _pydantic_model(version, row.model)
     else:
@@ -364,8 +356,8 @@ CHECKS = {
 
 
 def _cross_field_problems(version: Version, model: str, values: Mapping[str, Any], prefix: str) -> Iterator[str]:
-    for row in _facts().checks.get(model, ()):
-        problem = CHECKS[row.name](values) if version in row.range else None
+    for check in _facts().checks.get(model, ()):
+        problem = CHECKS[check.name](values) if version in check.range else None
         if problem:
             yield f"TensorRT-LLM {version} LLM-API key {prefix.rstrip('.') or model}: {problem}"
     api = llm_api_keys(version, model)

@@ -26,6 +26,7 @@ from typing import Any
 import yaml
 
 from compiler.catalog.llm_api import FIRST_RELEASE, UntabulatedRelease
+from compiler.catalog.ranges import source_texts
 from compiler.versions import Version, VersionError, VersionRange, parse_version
 
 DATA_DIR = Path(__file__).parent / "pytorch"
@@ -76,6 +77,15 @@ class Export:
 
 
 @dataclass(frozen=True)
+class ExportLayout:
+    """Whether hf_ptq.py's HF export of one ModelOpt release is one checkpoint per rank, and where that was read."""
+
+    per_rank: bool
+    source: str
+    note: str
+
+
+@dataclass(frozen=True)
 class Route:
     """A trtdeploy format or KV dtype on the PyTorch backend of one release, quantized by one ModelOpt release."""
 
@@ -121,16 +131,7 @@ def _load(name: str) -> tuple[dict[str, Any], dict[str, str]]:
         data = yaml.load(handle, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
     if not isinstance(data, dict):
         raise PytorchFactsError(f"{name}: not a mapping")
-    return data, {str(k): _source_text(name, k, v) for k, v in (data.get("sources") or {}).items()}
-
-
-def _source_text(file: str, key: object, value: object) -> str:
-    if isinstance(value, str):
-        return value
-    if isinstance(value, Mapping) and "path" in value:
-        where = f"{value.get('repo', 'NVIDIA/TensorRT-LLM')} {value['path']}"
-        return f"{where} @ {value['commit']}" if value.get("commit") else where
-    raise PytorchFactsError(f"{file}: source {key!r} is neither text nor {{repo, path, commit}}")
+    return data, source_texts(name, data.get("sources") or {})
 
 
 def _version(where: str, text: object) -> Version:
@@ -176,6 +177,7 @@ class _Quantization:
     formats: Mapping[str, Mapping[str, Any]]
     kv_cache: Mapping[str, Mapping[str, Any]]
     qformats: Mapping[str, tuple[Row, ...]]  # "formats.<name>" / "kv_cache.<name>" -> qformat rows
+    export_layout: tuple[Row, ...]
 
 
 @functools.cache
@@ -194,7 +196,7 @@ def _quantization() -> _Quantization:
                 for section in ("formats", "kv_cache") for name, spec in data[section].items() if spec["qformat"]}
     return _Quantization(architectures, tables["quant_algos"], tables["kv_cache_quant_algos"], tables["checkpoints"],
                          tables["hf_ptq_exports"], tables["hf_ptq_kv_exports"], data["formats"], data["kv_cache"],
-                         qformats)
+                         qformats, _rows(f"{file}: hf_export_layout", data["hf_export_layout"], sources))
 
 
 @dataclass(frozen=True)
@@ -278,6 +280,14 @@ def hf_ptq_kv_export(kv_qformat: str, modelopt: Version) -> Export | None:
     return _export(_quantization().kv_exports, kv_qformat, modelopt, "kv_cache_quant_algo")
 
 
+def hf_export_layout(modelopt: Version) -> ExportLayout:
+    """Whether hf_ptq.py of ModelOpt `modelopt` exports one HF checkpoint per rank (it does not in any tabulated one)."""
+    row = _at(_quantization().export_layout, modelopt)
+    if row is None:
+        raise PytorchFactsError(f"quantization.yaml: no hf_export_layout row covers ModelOpt {modelopt}")
+    return ExportLayout(bool(row.values["per_rank"]), row.source, row.note)
+
+
 def _qformat(key: str, modelopt: Version) -> str | None:
     row = _at(_quantization().qformats.get(key, ()), modelopt)
     return None if row is None else str(row.values["name"])
@@ -353,5 +363,6 @@ def all_rows() -> Iterator[tuple[str, tuple[Row, ...]]]:
                            ("hf_ptq_kv_exports", quantization.kv_exports), ("qformat", quantization.qformats)):
         for name, rows in table.items():
             yield f"quantization.yaml: {section}.{name}", rows
+    yield "quantization.yaml: hf_export_layout", quantization.export_layout
     yield "backend.yaml: engine_path", _backend().engine_path
     yield "backend.yaml: modelopt", _backend().modelopt

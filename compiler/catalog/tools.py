@@ -28,6 +28,7 @@ from typing import Any
 
 import yaml
 
+from compiler.catalog.ranges import source_texts
 from compiler.versions import Version, VersionError, VersionRange, parse_version
 
 TOOLS_DIR = Path(__file__).parent / "tools"
@@ -285,7 +286,7 @@ def tool_facts(tool: str) -> ToolFacts:
         raise ToolFactsError(f"no facts for tool {tool!r}: {exc}") from None
     if not isinstance(data, dict):
         raise ToolFactsError(f"{path.name}: not a mapping")
-    sources = {str(k): _source_text(path.name, k, v) for k, v in (data.get("sources") or {}).items()}
+    sources = source_texts(path.name, data.get("sources") or {})
     return _tool(path.name, data, str(data.get("tool", tool)), sources)
 
 
@@ -312,15 +313,6 @@ def _releases(file: str, tool: str, data: Mapping[str, Any], sources: Mapping[st
     for row in data.get("releases") or ():
         yield Availability(_range(file, tool, row), _source_of(file, tool, row, sources),
                            pinned=bool(row.get("pinned", True)), note=str(row.get("note", "")))
-
-
-def _source_text(file: str, key: object, value: object) -> str:
-    if isinstance(value, str):
-        return value
-    if isinstance(value, Mapping) and "path" in value:
-        where = f"{value.get('repo', 'NVIDIA/TensorRT-LLM')} {value['path']}"
-        return f"{where} @ {value['commit']}" if value.get("commit") else where
-    raise ToolFactsError(f"{file}: source {key!r} is neither text nor {{repo, path, commit}}")
 
 
 def _source_of(file: str, flag: str, row: Mapping[str, Any], sources: Mapping[str, str]) -> str:

@@ -40,9 +40,11 @@ def gpus(fmt: str, release: str | None) -> None:
         return
     click.echo(f"{'GPU':<16}{'arch':<10}{'SM':<5}{'memory':>8}{'GB/s':>7}  {'NVLink':<7}precisions")
     for row in rows:
+        precisions = row["precisions"]
+        assert isinstance(precisions, list)
         click.echo(f"{row['id']:<16}{row['architecture']:<10}{row['compute_capability']:<5}"
                    f"{row['memory_gib']:>6g}GB{row['memory_bandwidth_gbps']:>7g}  {'yes' if row['nvlink'] else 'no':<7}"
-                   f"{' '.join(row['precisions'])}")
+                   f"{' '.join(precisions)}")
 
 
 @click.command()
@@ -74,7 +76,7 @@ def releases(fmt: str) -> None:
     from compiler.catalog.pytorch_backend import engine_path
     from compiler.catalog.releases import known_releases
 
-    rows = [{"version": str(r.version), "date": r.date, "commit": r.commit,
+    rows: list[dict[str, object]] = [{"version": str(r.version), "date": r.date, "commit": r.commit,
              "engine_path": engine_path(r.version).state,
              "pytorch_backend": r.version.final >= PYTORCH_FIRST, "source": r.source} for r in known_releases()]
     if fmt == "json":
@@ -82,8 +84,9 @@ def releases(fmt: str) -> None:
         return
     click.echo(f"{'release':<14}{'date':<12}{'engine path':<13}{'PyTorch backend':<16}commit")
     for row in rows:
+        commit = str(row["commit"] or "-")
         click.echo(f"{row['version']:<14}{row['date'] or '-':<12}{row['engine_path']:<13}"
-                   f"{'yes' if row['pytorch_backend'] else 'no':<16}{(row['commit'] or '-')[:12]}")
+                   f"{'yes' if row['pytorch_backend'] else 'no':<16}{commit[:12]}")
 
 
 @click.command()

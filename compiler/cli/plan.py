@@ -46,8 +46,13 @@ def _print_findings(report: SpecReport, fmt: str) -> None:
     from compiler.report import render_text
 
     if fmt == "json":
-        name = report.resolved.name if report.resolved is not None else None
-        payload = {"name": name, "spec": report.path, "findings": [f.to_json() for f in report.findings]}
+        from compiler.plan.model import plan_shape
+
+        resolved, decided = report.resolved, report.decided
+        payload = plan_shape(name=resolved.name if resolved is not None else None, spec=report.path,
+                             backend=decided.backend.value.value if decided is not None else None,
+                             release=resolved.release.version if resolved is not None else None,
+                             findings=report.findings)
         click.echo(json.dumps(payload, indent=2, sort_keys=True))
     else:
         click.echo(render_text([report], sys.stdout.isatty()), nl=False)

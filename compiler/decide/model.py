@@ -129,6 +129,26 @@ class Topology:
 
 
 @dataclass(frozen=True)
+class ServerSmoke:
+    """`entrypoint: run` through a server: start it, wait for `health_path`, send one completion, print, stop.
+
+    `host` and `port` are where the client reaches the server (the bound address; loopback
+    for a wildcard bind), `prompt` and `max_tokens` the one request's.
+    """
+
+    host: str
+    port: int
+    health_path: str
+    completions_path: str
+    prompt: str
+    max_tokens: int
+
+    def __str__(self) -> str:
+        return (f"GET {self.health_path} until 200, then one POST {self.completions_path} "
+                f"(max_tokens {self.max_tokens}) to port {self.port}")
+
+
+@dataclass(frozen=True)
 class Note:
     """A decision worth showing in the plan: the topic, the choice, and why."""
 

@@ -4,8 +4,8 @@ The backend says what its release measures with (`verify_tools`); this module ma
 spec's `verify:` against it. What no plan can express is a gap, reported by the rules in
 compiler/rules/verify.py: a task or benchmark the release's tools lack, or a dataset they
 need (P108), a gate they cannot measure (P109), gates that do not make sense together
-(C117), a baseline that cannot be read (S117). What a plan can run but should not (a workload
-beyond the limits, C116; a gate that has no effect, C117's warnings) is the rules' own check,
+(C118), a baseline that cannot be read (S117). What a plan can run but should not (a workload
+beyond the limits, C117; a gate that has no effect, C118's warnings) is the rules' own check,
 from what is decided here.
 """
 
@@ -47,7 +47,7 @@ def decide_verify(r: Resolved, tools: VerifyTools, limits: Limits, topology: Top
         key = f"verify.accuracy.{index}"
         if item.task in seen:
             gaps.append(draft(f"{key}.task", f"task {item.task} is listed twice (also verify.accuracy[{seen[item.task]}])",
-                              "merge its gates into one entry", code="C117"))
+                              "merge its gates into one entry", code="C118"))
             continue
         seen[item.task] = index
         check = _accuracy(r, tools, index, item, gaps)
@@ -89,7 +89,7 @@ def _accuracy_gates(r: Resolved, task: TaskTool, index: int, item: AccuracyGate,
     if item.baseline is None:
         gaps.append(draft(f"{key}.max_drop", f"verify.accuracy[{index}].max_drop counts from a baseline, and there is "
                           "none", "add baseline: a score, or the results.json of the build it is compared with",
-                          code="C117"))
+                          code="C118"))
         return gates
     baseline = _baseline_score(r, task, index, item, gaps)
     if baseline is None:

@@ -3,7 +3,8 @@
 `mpirun -n <tp x pp>` is what TensorRT-LLM's examples use (the runtime asserts that the
 MPI size equals tp x pp); across nodes, the hostfile form of the multi-node trtllm-serve
 guide (`mpirun -np 16 --hostfile <file> ...`). A program that spawns its own workers
-(the LLM API on one node) is started once, without mpirun.
+(the LLM API on one node) is started once, without mpirun. A smoke check of a server
+(`entrypoint: run` on the PyTorch backend) runs its client in front of either.
 """
 
 from __future__ import annotations
@@ -24,13 +25,14 @@ from compiler.launchers.ranks import (
     unplain,
 )
 from compiler.plan.model import HOSTFILE, Arg, Launch, Step, Var
-from compiler.plan.steps import RankProgram
+from compiler.plan.steps import SMOKE_SCRIPT, RankProgram
 from compiler.spec import Launcher
 
 LAUNCHER = Launcher.MPIRUN
 SCRIPT = "launch/mpirun.sh"
-# A program that spawns its own workers on one node is started once, by this script.
+# A program that spawns its own workers on one node is started once, by this script; a smoke check by the other.
 SINGLE = "launch/serve.sh"
+SMOKE = "launch/smoke.sh"
 
 
 def gaps(d: Decided) -> list[Finding]:
@@ -55,19 +57,24 @@ def notes(d: Decided) -> list[Note]:
 
 def launch(d: Decided, program: RankProgram, steps: Sequence[Step]) -> Launch:
     """`steps` are not used: the build runs before, with `trtdeploy build`."""
-    if program.spawns_workers and d.topology.nodes == 1:  # the LLM API starts its own workers: one process
-        return make_launch(d, program, argv=rank_script_argv(), files={RANK_SCRIPT: "process", SINGLE: "start"},
-                           rank=rank_argv(d, program), script=SINGLE)
     rank = rank_argv(d, program)
-    env = passthrough(d, rank)
-    argv: list[Arg] = ["mpirun", "-n", str(d.topology.world_size), "--allow-run-as-root"]
     hosts = tuple(d.r.spec.launch.hosts or ())
-    if uses_hostfile(d):
-        argv += ["--hostfile", Var(HOSTFILE)]
-    for name in env:
-        argv += ["-x", name]
-    files = {RANK_SCRIPT: "rank", SCRIPT: "start"}
-    if hosts:
-        files[HOSTFILE_PATH] = "hostfile"
-    return make_launch(d, program, argv=(*argv, *rank_script_argv()), files=files, rank=rank, hosts=hosts,
-                       script=SCRIPT, hostfile=HOSTFILE_PATH if hosts else None)
+    if program.spawns_workers and d.topology.nodes == 1:  # the LLM API starts its own workers: one process
+        argv: list[Arg] = [*rank_script_argv()]
+        files, script, hostfile, hosts = {RANK_SCRIPT: "process"}, SINGLE, None, ()
+    else:
+        argv = ["mpirun", "-n", str(d.topology.world_size), "--allow-run-as-root"]
+        if uses_hostfile(d):
+            argv += ["--hostfile", Var(HOSTFILE)]
+        for name in passthrough(d, rank):
+            argv += ["-x", name]
+        argv += rank_script_argv()
+        files, script, hostfile = {RANK_SCRIPT: "rank"}, SCRIPT, HOSTFILE_PATH if hosts else None
+        if hosts:
+            files[HOSTFILE_PATH] = "hostfile"
+    if program.smoke is not None:  # the client starts the launch, asks the server once and stops it
+        argv[:0] = program.smoke.argv
+        files[SMOKE_SCRIPT], script = "smoke", SMOKE
+    files[script] = "start"
+    return make_launch(d, program, argv=tuple(argv), files=files, rank=rank, hosts=hosts, script=script,
+                       hostfile=hostfile)

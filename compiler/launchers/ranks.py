@@ -13,6 +13,7 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping, Sequence
 
+from compiler.backends import ranks_wrapped
 from compiler.decide.model import Backend, Decided, Note
 from compiler.findings import Finding, draft
 from compiler.plan.argv import LAUNCH, PARALLELISM, TOOL, UPSTREAM
@@ -35,8 +36,8 @@ def rank_script_argv() -> tuple[Arg, ...]:
 
 
 def rank_argv(d: Decided, program: RankProgram) -> tuple[Arg, ...]:
-    """The program each rank execs: with its multi-node wrapper when the ranks span nodes."""
-    wrapper = program.multinode_wrapper if d.topology.nodes > 1 else ()
+    """The program each rank execs: with its multi-node wrapper when the launcher starts the LLM API's ranks."""
+    wrapper = program.multinode_wrapper if ranks_wrapped(d) else ()
     return (*wrapper, *program.argv.argv)
 
 
@@ -57,7 +58,7 @@ def common_notes(d: Decided) -> list[Note]:
     t = d.topology
     # trtllm-serve runs through the LLM API on either backend; run.py is the engine path's per-rank program.
     llm_api = d.backend.value is Backend.PYTORCH or d.r.spec.launch.entrypoint is Entrypoint.SERVE
-    if llm_api and t.nodes == 1:
+    if llm_api and not ranks_wrapped(d):
         ranks = Note("launch.ranks", f"one trtllm-serve process with {t.world_size} worker(s)",
                      "on one node the LLM API starts its own MPI workers, one per GPU; no launcher is needed")
     elif llm_api:

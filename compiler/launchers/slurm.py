@@ -2,7 +2,10 @@
 
 Follows the multi-node (MGMN) example of TensorRT-LLM's llama README and
 docs/source/architecture/core-concepts.md @ aaacc9bd: `#SBATCH -N <nodes>
---ntasks-per-node=<GPUs>` and `srun --container-image=... --mpi=pmix`.
+--ntasks-per-node=<GPUs>` and `srun --container-image=... --mpi=pmix`. A smoke check of a
+server (`entrypoint: run` on the PyTorch backend) runs its client in front of srun: the
+batch script runs on the allocation's first node, where srun's block distribution puts
+rank 0, the server.
 """
 
 from __future__ import annotations
@@ -13,7 +16,7 @@ from compiler.decide.model import Decided, Note
 from compiler.findings import Finding
 from compiler.launchers.ranks import common_notes, RANK_SCRIPT, make_launch, rank_argv, rank_script_argv, topology_gaps, unplain
 from compiler.plan.model import Arg, Launch, Step
-from compiler.plan.steps import RankProgram
+from compiler.plan.steps import SMOKE_SCRIPT, RankProgram
 from compiler.spec import Launcher
 
 LAUNCHER = Launcher.SLURM
@@ -55,5 +58,9 @@ def launch(d: Decided, program: RankProgram, steps: Sequence[Step]) -> Launch:
     image = d.r.spec.launch.slurm.container_image
     if image is not None:
         argv.append(f"--container-image={image}")
-    return make_launch(d, program, argv=(*argv, *rank_script_argv()), files={RANK_SCRIPT: "rank", SCRIPT: "sbatch"},
+    files = {RANK_SCRIPT: "rank", SCRIPT: "sbatch"}
+    if program.smoke is not None:
+        argv[:0] = program.smoke.argv
+        files[SMOKE_SCRIPT] = "smoke"
+    return make_launch(d, program, argv=(*argv, *rank_script_argv()), files=files,
                        rank=rank_argv(d, program), sbatch=sbatch_options(d), script=SCRIPT)

@@ -241,25 +241,40 @@ class Plan:
         raise KeyError(step_id)
 
     def to_json(self) -> dict[str, object]:
-        return {
-            "schema_version": PLAN_SCHEMA_VERSION,
-            "name": self.name,
-            "spec": self.spec_path,
-            "backend": self.backend,
-            "tensorrt_llm": {"version": self.release_version},
-            "resolved": self.resolved,
-            "findings": [f.to_json() for f in self.findings],
-            "memory": self.memory.to_json(),
-            "decisions": [{"topic": d.topic, "choice": d.choice, "reason": d.reason} for d in self.decisions],
-            "variables": {
-                name: {"env": VARIABLE_ENV.get(name), "default": default}
-                for name, default in sorted(self.variables.items())
-            },
-            "steps": [s.to_json() for s in self.steps],
-            "launch": self.launch.to_json(),
-            "verify": {"measures": [m.to_json() for m in self.measures], "gates": [g.to_json() for g in self.gates]}
+        return plan_shape(
+            name=self.name, spec=self.spec_path, backend=self.backend, release=self.release_version,
+            resolved=self.resolved, findings=self.findings, memory=self.memory.to_json(),
+            decisions=[{"topic": d.topic, "choice": d.choice, "reason": d.reason} for d in self.decisions],
+            variables={name: {"env": VARIABLE_ENV.get(name), "default": default}
+                       for name, default in sorted(self.variables.items())},
+            steps=[s.to_json() for s in self.steps], launch=self.launch.to_json(),
+            verify={"measures": [m.to_json() for m in self.measures], "gates": [g.to_json() for g in self.gates]}
             if self.measures else None,
-        }
+        )
+
+
+def plan_shape(*, name: str | None, spec: str, backend: str | None, release: str | None,
+               findings: Sequence[Finding], resolved: Mapping[str, object] | None = None,
+               memory: Mapping[str, object] | None = None, decisions: Sequence[object] = (),
+               variables: Mapping[str, object] | None = None, steps: Sequence[object] = (),
+               launch: Mapping[str, object] | None = None,
+               verify: Mapping[str, object] | None = None) -> dict[str, object]:
+    """A plan's JSON form; a spec that cannot be planned has the same keys, with its findings and no steps."""
+    return {
+        "schema_version": PLAN_SCHEMA_VERSION,
+        "name": name,
+        "spec": spec,
+        "backend": backend,
+        "tensorrt_llm": None if release is None else {"version": release},
+        "resolved": dict(resolved or {}),
+        "findings": [f.to_json() for f in findings],
+        "memory": memory,
+        "decisions": list(decisions),
+        "variables": dict(variables or {}),
+        "steps": list(steps),
+        "launch": launch,
+        "verify": verify,
+    }
 
 
 def fingerprint(*parts: object) -> str:

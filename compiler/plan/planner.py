@@ -25,9 +25,7 @@ from compiler.plan.model import (
     MODEL_DIR,
     Decision,
     Launch,
-    Measure,
     Plan,
-    PlanGate,
     Step,
     Var,
 )

@@ -19,6 +19,8 @@ from compiler.decide.model import Decided, Note
 from compiler.plan.argv import TOOL, UPSTREAM, Argv
 from compiler.plan.model import Arg, Impact, InputKind, Measure, PlanGate, Step, StepInput, args_text, fingerprint
 
+# trtdeploy's smoke client of a server (templates/launch/smoke.py.j2), a launch file for `entrypoint: run`.
+SMOKE_SCRIPT = "launch/smoke.py"
 # Python tools flush their logs line by line, so the runner's log shows progress as it happens.
 PYTHON_ENV = (("PYTHONUNBUFFERED", "1"),)
 
@@ -31,6 +33,8 @@ class RankProgram:
     node (the LLM API does), so a one-node launch runs it once instead of once per rank;
     `multinode_wrapper` is the program put in front of it when ranks span nodes
     (trtllm-llmapi-launch). `files` are launch files the program reads (path -> text).
+    `smoke` is the client a launch runs in front of the server for `entrypoint: run`: it
+    starts the launch command that follows it, asks the server once, and stops it.
     """
 
     argv: Argv
@@ -43,6 +47,7 @@ class RankProgram:
     port: int | None = None
     health_path: str | None = None
     llm_api_options: Mapping[str, object] | None = None
+    smoke: Argv | None = None
 
 
 @dataclass

@@ -12,10 +12,18 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from compiler.findings import Finding, Severity
-from compiler.backends.tensorrt import AWQ_CALIB_CAP, CHECKPOINT_FORMATS, fact, paged_context_fmha_effective
+from compiler.backends.tensorrt import (
+    AWQ_CALIB_CAP,
+    CHECKPOINT_FORMATS,
+    FP8_FMHA_MIN_SM,
+    FP8_PAGED_CONTEXT_FORMATS,
+    fact,
+    fp8_context_fmha_sms,
+    paged_context_fmha_effective,
+)
 from compiler.decide.model import Decided, Origin
 from compiler.rules import ENGINE, draft, gaps_of, rule
-from compiler.spec import Entrypoint, KvCacheDtype, QuantFormat
+from compiler.spec import AutoToggle, Entrypoint, KvCacheDtype, QuantFormat
 
 # Seed 002's test is batch × heads < SM count / 2; the catalog has no SM counts, so half of a
 # typical 128-SM part stands in. Prompts above 1024 tokens are "long enough" (seed 002).
@@ -23,6 +31,8 @@ MULTI_BLOCK_PARALLELISM = 64
 MULTI_BLOCK_MIN_INPUT = 1024
 # 0.16 builder warns above this max_num_tokens (builder.py @ aaacc9bd, check_max_num_tokens).
 MAX_NUM_TOKENS_WARN = 16384
+# The paged context FMHA setting C105 checks.
+KEY = "plugins.use_paged_context_fmha"
 # Weight-only formats: TensorRT-LLM quantizes their weights without calibration data.
 WEIGHT_ONLY = frozenset({QuantFormat.NONE, QuantFormat.INT8_WO, QuantFormat.INT4_WO})
 
@@ -163,40 +173,105 @@ def multi_block_mode_advised(d: Decided) -> Iterator[Finding]:
 
 
 @rule(
-    "C105", "int8-kv-with-paged-context-fmha", Severity.ERROR,
-    "An int8 KV cache together with paged context FMHA enabled.",
-    why="The builder raises 'Paged Context FMHA doesn't work with int8 kv cache' (0.16 builder.py; reference "
-    "§1.1, §6 #11). On 1.x use_paged_context_fmha defaults to enable; with `auto` the planner turns it off "
-    "for an int8 KV cache and says so, so only an explicit `enable` is an error.",
+    "C105", "quantized-kv-with-paged-context-fmha", Severity.ERROR,
+    "Paged context FMHA is enabled with an int8 or fp8 KV cache that the release's builder refuses or turns it off "
+    "for.",
+    why="Paged context FMHA with a quantized KV cache, per builder.py: 0.8.0 does not check the combination; from "
+    "0.9.0 an int8 KV cache raises 'Paged Context FMHA doesn't work with int8 kv cache currently.' (0.9.0: "
+    "'... with fp8/int8 kv cache', for fp8 too); from 0.10.0 an fp8 KV cache raises 'FP8 Paged Context FMHA only "
+    "works with fp8 quantization workflow currently.' unless the checkpoint is FP8, for which the builder turns "
+    "FP8 context FMHA on (the attention plugin then needs SM90 before 0.12, SM89/SM90 until 0.17). From 0.17 the "
+    "builder turns paged context FMHA off with a warning instead (int8; fp8 unless an FP8, W4A8_AWQ or NVFP4 "
+    "checkpoint on SM89+). Where it is on by default trtdeploy turns it off itself and says so, so only an explicit "
+    "enable is reported (releases.yaml builder_int8_kv_with_paged_context_fmha, "
+    "builder_fp8_kv_with_paged_context_fmha).",
     bad="quantization: {format: int8_sq, kv_cache: int8, calibration: {}}\n"
-    "plugins: {use_paged_context_fmha: enable}\ntarget: {gpu: A100-SXM-80GB}\n",
+    "plugins: {use_paged_context_fmha: enable}\ntarget: {gpu: A100-SXM-80GB, tensorrt_llm: '0.16.0'}\n",
     good="quantization: {format: int8_sq, kv_cache: int8, calibration: {}}\n"
-    "plugins: {use_paged_context_fmha: auto}\ntarget: {gpu: A100-SXM-80GB}\n",
-    hint="set plugins.use_paged_context_fmha: auto or disable, or use an fp8 KV cache on SM89+",
+    "plugins: {use_paged_context_fmha: auto}\ntarget: {gpu: A100-SXM-80GB, tensorrt_llm: '0.16.0'}\n",
+    hint="set plugins.use_paged_context_fmha: auto or disable (or, for an fp8 KV cache, use format fp8)",
     backends=ENGINE,
 )
-def int8_kv_with_paged_context_fmha(d: Decided) -> Iterator[Finding]:
-    setting = d.settings.get("plugins.use_paged_context_fmha")
-    if d.kv_cache.value is not KvCacheDtype.INT8 or setting is None or not (setting.written and setting.value):
+def quantized_kv_with_paged_context_fmha(d: Decided) -> Iterator[Finding]:
+    # Where paged context FMHA is on by default, the decision already turned it off where the builder would; what
+    # is left on was written, or is kept by the builder (an fp8 KV cache with an FP8-family checkpoint).
+    if KEY not in d.settings or not d.on(KEY):
         return
-    builder = fact(d.r, "builder_int8_kv_with_paged_context_fmha")
-    if builder != "error":
-        what = "turns it off and warns" if builder == "disabled_with_warning" else "does not check the combination"
-        yield draft("plugins.use_paged_context_fmha", f"use_paged_context_fmha is enabled with an int8 KV cache; "
-                    f"the builder of TensorRT-LLM {d.r.release.version} {what}, so chunked context and KV-cache "
-                    "reuse are off at best", "", Severity.WARNING)
-        return
-    yield draft("plugins.use_paged_context_fmha", f"use_paged_context_fmha is enabled with an int8 KV cache; the "
-                f"builder of TensorRT-LLM {d.r.release.version} refuses it ('Paged Context FMHA doesn't work with "
-                "int8 kv cache')")
+    if d.kv_cache.value is KvCacheDtype.INT8:
+        yield from _int8_kv_paged_context(d)
+    elif d.kv_cache.value is KvCacheDtype.FP8:
+        yield from _fp8_kv_paged_context(d)
+
+
+UNCHECKED = ("the builder of TensorRT-LLM {version} does not check the combination, which 0.9.0 refuses as not "
+             "working: the engine builds, but its context phase is untested with an {kv} KV cache")
+
+
+def _int8_kv_paged_context(d: Decided) -> Iterator[Finding]:
+    builder, version = fact(d.r, "builder_int8_kv_with_paged_context_fmha"), d.r.release.version
+    said = "use_paged_context_fmha is enabled with an int8 KV cache; "
+    if builder == "error":
+        # 0.9.0 refuses both quantized KV caches in one message (builder.py @ 250d9c29).
+        kinds = "fp8/int8" if fact(d.r, "builder_fp8_kv_with_paged_context_fmha") == "error" else "int8"
+        yield draft(KEY, said + f"the builder of TensorRT-LLM {version} refuses it ('Paged Context FMHA doesn't "
+                    f"work with {kinds} kv cache currently.')")
+    elif builder == "disabled_with_warning":
+        yield draft(KEY, said + f"the builder of TensorRT-LLM {version} turns it off and warns ('Paged Context "
+                    "FMHA is disabled because it doesn't work with int8 kv cache currently.'): no chunked context or "
+                    "KV-cache reuse", "", Severity.WARNING)
+    else:
+        yield draft(KEY, said + UNCHECKED.format(version=version, kv="int8"), "", Severity.WARNING)
+
+
+def _fp8_kv_paged_context(d: Decided) -> Iterator[Finding]:
+    r, fmt = d.r, d.format.value.value
+    builder, version = fact(r, "builder_fp8_kv_with_paged_context_fmha"), r.release.version
+    said = f"use_paged_context_fmha is enabled with an fp8 KV cache ({fmt} weights); "
+    if builder == "unchecked":
+        yield draft(KEY, said + UNCHECKED.format(version=version, kv="fp8"), "", Severity.WARNING)
+    elif builder == "error":
+        yield draft(KEY, said + f"the builder of TensorRT-LLM {version} refuses it ('Paged Context FMHA doesn't "
+                    "work with fp8/int8 kv cache currently.')")
+    elif builder == "error_unless_fp8_checkpoint" and fmt != QuantFormat.FP8.value:
+        yield draft(KEY, said + f"the builder of TensorRT-LLM {version} refuses it for anything but an FP8 "
+                    "checkpoint ('FP8 Paged Context FMHA only works with fp8 quantization workflow currently.')")
+    elif builder == "disabled_with_warning_unless_fp8_checkpoint" and not fp8_paged_context_kept(d):
+        yield draft(KEY, said + f"the builder of TensorRT-LLM {version} keeps it only for an FP8, W4A8_AWQ or NVFP4 "
+                    f"checkpoint on SM{FP8_FMHA_MIN_SM}+, so it turns it off here and warns", "", Severity.WARNING)
+    else:
+        yield from _fp8_context_fmha_forced_on(d)
+
+
+def fp8_paged_context_kept(d: Decided) -> bool:
+    """Whether a 0.17+ builder keeps paged context FMHA with an fp8 KV cache (builder.py @ 008b2b8d)."""
+    return d.format.value.value in FP8_PAGED_CONTEXT_FORMATS and d.r.gpu.sm >= FP8_FMHA_MIN_SM
+
+
+def _fp8_context_fmha_forced_on(d: Decided) -> Iterator[Finding]:
+    """Paged context FMHA on an fp8 KV cache makes the builder turn FP8 context FMHA on, whatever the spec says
+    ('FP8 Context FMHA is enabled ... to support FP8 Paged Context FMHA', builder.py from 0.10.0)."""
+    r = d.r
+    sms = fp8_context_fmha_sms(r) or ()
+    fmha = fact(r, "builder_fp8_context_fmha")
+    if fmha.get("elsewhere") == "error" and r.gpu.sm not in sms:
+        where = " and ".join(f"SM{sm}" for sm in sms)
+        yield draft(KEY, f"with an fp8 KV cache the builder of TensorRT-LLM {r.release.version} turns FP8 context "
+                    f"FMHA on for paged context FMHA, and runs it on {where} only: on {r.gpu.id} (SM{r.gpu.sm}) the "
+                    f"build stops ('{fmha['message']}')", "set plugins.use_paged_context_fmha: auto or disable")
+    elif r.spec.plugins.use_fp8_context_fmha is AutoToggle.DISABLE:
+        yield draft("plugins.use_fp8_context_fmha", "use_fp8_context_fmha: disable has no effect here: with paged "
+                    f"context FMHA on an fp8 KV cache the builder of TensorRT-LLM {r.release.version} turns FP8 "
+                    "context FMHA on ('FP8 Context FMHA is enabled ... to support FP8 Paged Context FMHA')",
+                    "remove plugins.use_fp8_context_fmha, or disable paged context FMHA", Severity.WARNING)
 
 
 @rule(
     "C106", "calibration-missing", Severity.ERROR,
     "The format (or the KV-cache dtype) needs calibration data and the spec gives none.",
     why="AWQ, GPTQ, SmoothQuant, FP8, w4a8 and NVFP4 compute scales from sample activations, and so do int8 "
-    "and fp8 KV caches (reference §1.2, §2). Writing the dataset down makes the quantized checkpoint "
-    "reproducible and part of its fingerprint.",
+    "and fp8 KV caches (quantize.py, convert_checkpoint.py --int8_kv_cache). Writing the dataset down makes the "
+    "quantized checkpoint reproducible and part of its fingerprint. Before 0.14 the build sets every FP8 KV "
+    "scale to 1.0, so an fp8 KV cache alone needs no calibration data there (C116).",
     bad="quantization: {format: fp8}\n",
     good="quantization:\n  format: fp8\n  calibration: {dataset: cnn_dailymail, samples: 512, seq_len: 512}\n",
     hint="add a quantization.calibration block",
@@ -208,6 +283,8 @@ def calibration_missing(d: Decided) -> Iterator[Finding]:
     samples = AWQ_CALIB_CAP if "awq" in fmt.value else 512
     # Weight-only formats (and none) calibrate only for KV-cache scales, where the same tool writes them.
     kv_alone = d.route.kv_quantizer == d.route.calibrator and fmt in WEIGHT_ONLY
+    if kv_alone and fp8_kv_scales_discarded(d):
+        return  # C116: the build sets the KV scales to 1.0, so no calibration data changes the engine
     weights_calibrate = not kv_alone
     what = fmt.value if weights_calibrate else f"an {d.kv_cache.value.value} KV cache"
     if weights_calibrate and d.format.origin is Origin.DECIDED:
@@ -375,3 +452,31 @@ def kv_cache_dtype_differs_from_checkpoint(d: Decided) -> Iterator[Finding]:
 )
 def cuda_graph_sizes_refused(d: Decided) -> Iterator[Finding]:
     yield from gaps_of(d, "C115")
+
+
+def fp8_kv_scales_discarded(d: Decided) -> bool:
+    """An fp8 KV cache on the engine path of a release whose build sets every KV scale to 1.0."""
+    return (d.backend.value.value in ENGINE and d.kv_cache.value is KvCacheDtype.FP8
+            and bool(fact(d.r, "fp8_kv_scales_discarded")))
+
+
+@rule(
+    "C116", "fp8-kv-cache-scales-discarded", Severity.NOTE,
+    "An fp8 KV cache on a release whose engine build discards the calibrated KV-cache scales.",
+    why="Up to 0.13 the build sets every kv_cache_scaling_factor of an FP8 KV cache to 1.0 ('FP8 "
+    "kv_cache_scaling_factor is always 1.0': tensorrt_llm/commands/build.py @ 5955b8af, models/modeling_utils.py "
+    "from 0.9.0; gone at 0.14.0.dev2024100100, releases.yaml fp8_kv_scales_discarded). quantize.py still "
+    "calibrates and writes the scales, but the engine runs with unit scales: calibration data cannot change the "
+    "engine, so C106 does not ask for it there.",
+    bad="quantization: {format: none, kv_cache: fp8}\ntarget: {gpu: H100-SXM, tensorrt_llm: '0.8.0'}\n",
+    good="quantization: {format: none, kv_cache: fp8, calibration: {}}\n"
+    "target: {gpu: H100-SXM, tensorrt_llm: '0.14.0'}\n",
+    hint="expect unit FP8 KV-cache scales; from 0.14.0 the engine keeps the calibrated ones",
+    backends=ENGINE,
+)
+def fp8_kv_cache_scales_discarded(d: Decided) -> Iterator[Finding]:
+    if fp8_kv_scales_discarded(d):
+        yield draft(d.r.first_written("quantization.kv_cache", "quantization.format", "quantization"),
+                    f"the engine build of TensorRT-LLM {d.r.release.version} sets every FP8 KV-cache scale to 1.0 "
+                    "('FP8 kv_cache_scaling_factor is always 1.0'): the scales quantize.py calibrates are discarded",
+                    "")

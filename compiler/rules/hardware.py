@@ -24,13 +24,11 @@ from compiler.rules import ENGINE, draft, gaps_of, rule
 from compiler.rules.divisibility import splits_evenly
 from compiler.memory import GROUPWISE
 from compiler.spec import AutoToggle, QuantFormat
-from compiler.versions import Version, parse_version
+from compiler.versions import Version
 
 # Group sizes TensorRT-LLM's GPTQ/AWQ kernels take: "For now, GPTQ/AWQ only supports groupsize = 64 or 128"
 # (maintainer, #988); the quantization README says the same of awq_block_size (reference §4).
 KERNEL_GROUP_SIZES = (64, 128)
-# From 1.0 a GPTQ act-order checkpoint is refused outright (an error); before, a warning.
-FIRST_1X = parse_version("1.0.0rc0")
 # How many catalog GPUs a hint names before it says "and N more".
 MAX_GPUS_NAMED = 6
 
@@ -231,13 +229,14 @@ def architecture_not_in_release(d: Decided) -> Iterator[Finding]:
 @rule(
     "H107", "fp8-context-fmha-unsupported-by-gpu", Severity.ERROR,
     "FP8 context FMHA is enabled on a GPU the release does not run it on.",
-    why="FP8 context FMHA ran on SM90 only from 0.9 to 0.12 and on SM89/SM90 from 0.13 to 0.16: elsewhere the "
-    "attention plugin stops the build ('FP8 FMHA cannot be enabled on pre-Hopper Arch', #1914). From 0.17 the "
-    "builder turns it off below SM89 with a warning instead (releases.yaml builder_fp8_context_fmha).",
+    why="FP8 context FMHA ran on SM90 only from 0.9 to 0.11 and on SM89/SM90 from 0.12 (release notes 0.12.0: "
+    "'Supported FP8 FMHA for NVIDIA Ada Lovelace Architecture') to 0.16: elsewhere the attention plugin stops the "
+    "build ('FP8 FMHA cannot be enabled on Pre-Hopper Arch.', #1914). From 0.17 the builder turns it off below "
+    "SM89 with a warning instead (releases.yaml builder_fp8_context_fmha).",
     bad="quantization: {format: fp8}\nplugins: {use_fp8_context_fmha: enable}\n"
-    "target: {gpu: L40S, tensorrt_llm: '0.12.0'}\n",
+    "target: {gpu: L40S, tensorrt_llm: '0.11.0'}\n",
     good="quantization: {format: fp8}\nplugins: {use_fp8_context_fmha: enable}\n"
-    "target: {gpu: L40S, tensorrt_llm: '0.13.0'}\n",
+    "target: {gpu: L40S, tensorrt_llm: '0.12.0'}\n",
     hint="set plugins.use_fp8_context_fmha: auto (the plan follows the release), or use a GPU that runs it",
     backends=ENGINE,
 )
@@ -259,10 +258,12 @@ def fp8_context_fmha_unsupported_by_gpu(d: Decided) -> Iterator[Finding]:
 @rule(
     "H108", "gptq-act-order-unsupported", Severity.ERROR,
     "GPTQ with activation reordering (desc_act) is asked for.",
-    why="TensorRT-LLM's GPTQ kernels take groups in channel order, and convert_checkpoint.py loads the GPTQ weights "
-    "it is given (--quant_ckpt_path, trtdeploy's route) without reordering them, which may silently degrade the output. "
-    "(Its 'GPTQ with desc_act=True is not implemented!' error, from 0.16, checks only a --model_dir holding a "
-    "Hugging Face GPTQ checkpoint, a route trtdeploy does not take.)",
+    why="convert_checkpoint.py reads external GPTQ weights (--quant_ckpt_path, trtdeploy's route) as qweight, qzeros "
+    "and scales only, never g_idx (tensorrt_llm/models/llama/weight.py @ 5955b8af, models/llama/convert.py to "
+    "0.17; releases.yaml gptq_weights_read): an act-order checkpoint, whose g_idx permutes the groups, converts "
+    "without a complaint and then applies each scale to the wrong rows. (The 'GPTQ with desc_act=True is not "
+    "implemented!' error of convert_checkpoint.py, from 0.16, checks only a --model_dir holding a Hugging Face "
+    "GPTQ checkpoint, a route trtdeploy does not take.)",
     bad="quantization: {format: int4_gptq, act_order: true}\n",
     good="quantization: {format: int4_gptq, act_order: false}\n",
     hint="set quantization.act_order: false (and quantize with desc_act=False)",
@@ -272,12 +273,12 @@ def gptq_act_order_unsupported(d: Decided) -> Iterator[Finding]:
     r = d.r
     if d.format.value is not QuantFormat.INT4_GPTQ or not r.spec.quantization.act_order:
         return
-    if r.release.exact >= FIRST_1X:
-        yield draft("quantization.act_order", f"TensorRT-LLM {r.release.version}'s GPTQ kernels take groups in "
-                    "channel order and do not implement activation order (desc_act)", "")
+    read = r.release.fact("gptq_weights_read")
+    if read is None or read.value["g_idx"]:
         return
-    yield draft("quantization.act_order", f"TensorRT-LLM {r.release.version} does not support GPTQ activation "
-                "order (desc_act); an act-order checkpoint may convert but give degraded output", "", Severity.WARNING)
+    yield draft("quantization.act_order", f"convert_checkpoint.py of TensorRT-LLM {r.release.version} reads GPTQ "
+                f"weights without g_idx ({', '.join(read.value['tensors'])} only), so act-order (desc_act) groups "
+                "would be taken in channel order and the engine would compute wrong outputs", "")
 
 
 @rule(

@@ -98,8 +98,9 @@ def llm_api_option_refused(d: Decided) -> Iterator[Finding]:
     "A path or value the server gets would be split by trtllm-llmapi-launch.",
     why="trtllm-llmapi-launch runs the command it wraps unquoted (tensorrt_llm/llmapi/trtllm-llmapi-launch @ "
     "020c89e6), so a word with a blank or a glob character (* ? [) reaches trtllm-serve broken into several, "
-    "or expanded. It wraps trtllm-serve (either backend) whenever the ranks span nodes; on one node the LLM API "
-    "starts its workers itself and no wrapper runs. On Kubernetes the pods see other paths, and L115 checks those.",
+    "or expanded. It wraps trtllm-serve (either backend) whenever the ranks span nodes, and under Slurm on one node "
+    "too (srun starts one task per GPU); on one node under mpirun the LLM API starts its workers itself and no "
+    "wrapper runs. On Kubernetes the pods see other paths, and L115 checks those.",
     bad="model: {name: llama-2-70b, path: '/models/llama 2'}\nparallelism: {tp: 8, pp: 2}\nlaunch: {entrypoint: serve}\n"
     "target: {gpu: H100-SXM, nodes: 2, tensorrt_llm: '1.2.0', backend: pytorch}\n",
     good="model: {name: llama-2-70b, path: /models/llama-2}\nparallelism: {tp: 8, pp: 2}\nlaunch: {entrypoint: serve}\n"

@@ -1,9 +1,9 @@
 """verify: rules: can the release's tools run the checks the spec asks for, and do the gates make sense?
 
 The verify plan is decided once (compiler/decide/verify.py); what no plan can run is a gap
-these rules report (P108, P109, C117's errors, S117). What a plan can run but should not,
-they check here from the decided plan: a workload beyond the limits (C116), gates that have
-no effect (C117's warnings).
+these rules report (P108, P109, C118's errors, S117). What a plan can run but should not,
+they check here from the decided plan: a workload beyond the limits (C117), gates that have
+no effect (C118's warnings).
 """
 
 from __future__ import annotations
@@ -53,7 +53,7 @@ def verify_gate_unmeasurable(d: Decided) -> Iterator[Finding]:
 
 
 @rule(
-    "C116", "verify-workload-beyond-limits", Severity.ERROR,
+    "C117", "verify-workload-beyond-limits", Severity.ERROR,
     "The verify workload asks for more than the deployment's limits allow.",
     why="The benchmark and the evaluation run with the deployment's limits: a prompt longer than max_input_len, "
     "a generation longer than max_output_len, or a task that generates more tokens than max_output_len is cut "
@@ -96,7 +96,7 @@ def verify_workload_beyond_limits(d: Decided) -> Iterator[Finding]:
 
 
 @rule(
-    "C117", "verify-gates-inconsistent", Severity.ERROR,
+    "C118", "verify-gates-inconsistent", Severity.ERROR,
     "verify: gates that cannot work together, or that have no effect.",
     why="max_drop counts points below a baseline, so it needs one; a baseline without max_drop, or a drop that "
     "takes the threshold to zero, gates nothing; a task listed twice would be evaluated twice with different "
@@ -106,7 +106,7 @@ def verify_workload_beyond_limits(d: Decided) -> Iterator[Finding]:
     hint="give max_drop a baseline, and each task one entry",
 )
 def verify_gates_inconsistent(d: Decided) -> Iterator[Finding]:
-    yield from gaps_of(d, "C117")
+    yield from gaps_of(d, "C118")
     for index, item in enumerate(d.r.spec.verify.accuracy):
         if item.baseline is not None and item.max_drop is None:
             yield draft(f"verify.accuracy.{index}.baseline", f"verify.accuracy[{index}].baseline has no effect "

@@ -9,6 +9,7 @@ import pytest
 from compiler.catalog import gpus
 from compiler.catalog.llm_api import UntabulatedRelease
 from compiler.catalog.pytorch_backend import (
+    hf_export_layout,
     all_rows,
     architecture_of,
     checkpoint_support,
@@ -144,6 +145,13 @@ def test_the_engine_path_per_release(release: str, state: str, pinned: bool) -> 
 def test_the_modelopt_each_release_ships(release: str, modelopt: str, pinned: bool) -> None:
     shipped = modelopt_shipped(v(release))
     assert (str(shipped.version), shipped.pinned) == (modelopt, pinned)
+
+
+@pytest.mark.parametrize(("modelopt", "read_at"), [("0.33.0", "7a27f2a5"), ("0.37.0", "df0882a6"), ("0.47.0", "df0882a6")])
+def test_the_hf_export_is_one_checkpoint_for_every_tp_and_pp(modelopt: str, read_at: str) -> None:
+    # What lets a tp/pp change relaunch on the PyTorch backend without re-quantizing.
+    layout = hf_export_layout(parse_version(modelopt))
+    assert layout.per_rank is False and read_at in layout.source and "export_hf_checkpoint" in layout.note
 
 
 def test_architectures_of_compute_capabilities() -> None:

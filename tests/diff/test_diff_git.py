@@ -6,16 +6,13 @@ Set UPDATE_SNAPSHOTS=1 to rewrite the snapshots after reviewing a deliberate cha
 from __future__ import annotations
 
 import json
-import os
-import subprocess
 from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
 
 from compiler.cli import cli
-
-SNAPSHOTS = Path(__file__).parent / "snapshots"
+from diffkit import by_path, commit_specs, diff, edit, git, snapshot
 
 BASE = """\
 # The fleet's common settings.
@@ -61,50 +58,15 @@ target:
 """
 
 
-def git(repo: Path, *args: str) -> str:
-    env = {**os.environ, "GIT_AUTHOR_NAME": "t", "GIT_AUTHOR_EMAIL": "t@t", "GIT_COMMITTER_NAME": "t",
-           "GIT_COMMITTER_EMAIL": "t@t", "GIT_CONFIG_GLOBAL": os.devnull}
-    return subprocess.run(["git", *args], cwd=repo, env=env, check=True, capture_output=True, text=True).stdout
-
-
 @pytest.fixture()
 def repo(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    git(tmp_path, "init", "-q", "-b", "main")
-    specs = tmp_path / "specs"
-    specs.mkdir()
-    (specs / "base.yaml").write_text(BASE)
-    (specs / "prod.yaml").write_text(PROD)
-    (specs / "staging.yaml").write_text(STAGING)
-    (specs / "canary.yaml").write_text(CANARY)
-    git(tmp_path, "add", "-A")
-    git(tmp_path, "commit", "-qm", "initial specs")
+    commit_specs(tmp_path, {"base.yaml": BASE, "prod.yaml": PROD, "staging.yaml": STAGING, "canary.yaml": CANARY})
     monkeypatch.chdir(tmp_path)
     return tmp_path
 
 
-def edit(path: Path, old: str, new: str) -> None:
-    text = path.read_text()
-    assert old in text, f"{old!r} not in {path}"
-    path.write_text(text.replace(old, new))
-
-
-def diff(*args: str) -> tuple[int, dict]:
-    result = CliRunner().invoke(cli, ["diff", "--base", "main", "--format", "json", *args])
-    assert result.exception is None or isinstance(result.exception, SystemExit), result.output
-    return result.exit_code, json.loads(result.output)
-
-
 def markdown(name: str) -> None:
-    result = CliRunner().invoke(cli, ["diff", "--base", "main", "--format", "markdown", "specs"])
-    snapshot = SNAPSHOTS / f"{name}.md"
-    if os.environ.get("UPDATE_SNAPSHOTS") == "1":
-        snapshot.write_text(result.output)
-    assert snapshot.exists(), f"no snapshot {snapshot}: review the output and write it with UPDATE_SNAPSHOTS=1"
-    assert result.output == snapshot.read_text(), f"markdown changed; review and rerun with UPDATE_SNAPSHOTS=1 ({snapshot})"
-
-
-def by_path(payload: dict) -> dict[str, dict]:
-    return {s["path"]: s for s in payload["specs"]}
+    snapshot(name)
 
 
 def test_comment_only_change_is_none(repo: Path) -> None:

@@ -130,6 +130,36 @@ def test_diff_text_and_json_carry_no_raw_control_character(pull_request: Path, n
     assert payload.isascii() and json.loads(payload)["specs"][0]["changes"]
 
 
+SERVED = {**SPEC, "quantization": {"format": "none"}, "target": {"gpu": "A100-80GB", "tensorrt_llm": "1.2.0",
+                                                                   "backend": "pytorch"}}
+
+
+@pytest.mark.parametrize("name", list(HOSTILE))
+def test_a_backend_migration_shows_hostile_llm_api_keys_literally(pull_request: Path, name: str) -> None:
+    # Moving to the engine path: runtime.llm_api_options has no equivalent there, and the report names its keys.
+    hostile = HOSTILE[name]
+    served = {**SERVED, "runtime": {"llm_api_options": {hostile: 1}}}
+    _write(pull_request / "specs" / "chat.yaml", served)
+    commit_all(pull_request, "specs")
+    _write(pull_request / "specs" / "chat.yaml", {**served, "target": {**SERVED["target"], "backend": "tensorrt"}})
+    payload = json.loads(_cli("diff", "--base", "main", "--format", "json", "specs").output)
+    migration = payload["specs"][0]["migration"]
+    assert (migration["from"], migration["to"]) == ("pytorch", "tensorrt")
+    assert {"subject": "runtime.llm_api_options", "value": [hostile], "becomes": "",
+            "why": migration["no_equivalent"][-1]["why"]} == migration["no_equivalent"][-1]
+
+    rendered = render(_cli("diff", "--base", "main", "--format", "markdown", "specs").output)
+    _shows_only_trtdeploy_html(rendered, DIFF_TAGS)
+    table = rendered.root.find("table")[-1]
+    parts = ("dropped", "added", "mapped", "no_equivalent")
+    assert len(rows(table)) == sum(len(migration[part]) for part in parts)  # the rows trtdeploy wrote, no others
+    keys = visible(json.dumps([hostile], ensure_ascii=False))
+    assert [f"runtime.llm_api_options {keys}", "—"] in [row[1:3] for row in rows(table) if row[0] == "no equivalent"]
+    plain = _cli("diff", "--base", "main", "--format", "text", "specs").output
+    assert not RAW_CONTROL.search(plain), plain
+    assert f"    no equivalent: runtime.llm_api_options ({keys}): " in plain
+
+
 @pytest.mark.parametrize("name", list(HOSTILE))
 def test_check_text_and_annotations_show_one_line_per_message(tmp_path: Path, name: str) -> None:
     hostile = HOSTILE[name]

@@ -10,7 +10,6 @@ from typing import Any
 
 import yaml
 
-from compiler.catalog.tools import surface
 from compiler.plan import toolcheck
 from compiler.load import deep_merge
 from compiler.pipeline import SpecReport, check_spec

@@ -39,6 +39,17 @@ def test_plan_json_has_the_documented_keys(tmp_path: Path) -> None:
     assert doc["variables"]["EXAMPLES_DIR"] == {"env": "TRTDEPLOY_EXAMPLES_DIR", "default": "/app/tensorrt_llm/examples"}
 
 
+def test_plan_json_of_a_spec_with_errors_has_the_same_keys_with_findings_and_no_steps(tmp_path: Path) -> None:
+    good = json.loads(invoke("plan", str(write_spec(tmp_path, GPTQ)), "--format", "json").output)
+    result = invoke("plan", str(write_spec(tmp_path, GPTQ, BROKEN, name="broken.yaml")), "--format", "json")
+    assert result.exit_code == 1
+    broken = json.loads(result.output)
+    assert set(broken) == set(good)
+    assert broken["steps"] == [] and broken["launch"] is None and broken["memory"] is None
+    assert {"D102", "L103"} <= {f["code"] for f in broken["findings"]} and broken["name"] == "cli-gptq"
+    assert broken["backend"] == good["backend"] and broken["tensorrt_llm"] == good["tensorrt_llm"]
+
+
 def test_plan_text_shows_commands_memory_and_decisions(tmp_path: Path) -> None:
     result = invoke("plan", str(write_spec(tmp_path, GPTQ)))
     assert result.exit_code == 0, result.output

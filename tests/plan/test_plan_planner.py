@@ -168,3 +168,52 @@ def test_the_lock_file_records_the_resolved_spec(tmp_path: Path) -> None:
     assert resolved["spec"]["launch"]["env"] == ["HF_TOKEN"]
     assert doc["variables"] == {"EXAMPLES_DIR": {"env": "TRTDEPLOY_EXAMPLES_DIR", "default": "/app/tensorrt_llm/examples"},
                                 "MODEL_DIR": {"env": "TRTDEPLOY_MODEL_DIR", "default": "/models/llama"}}
+
+
+PYTORCH_RUN = {"model": {"name": "llama-2-7b", "path": "/models/llama-2-7b"}, "quantization": {"format": "none"},
+               "target": {"tensorrt_llm": "1.2.0", "backend": "pytorch"}, "launch": {"entrypoint": "run"}}
+
+
+@pytest.mark.parametrize(("layout", "client_host", "script", "starts"), [
+    ({}, "127.0.0.1", "launch/smoke.sh", ["bash"]),
+    ({"launch": {"serve": {"host": "::"}}}, "::1", "launch/smoke.sh", ["bash"]),
+    ({"launch": {"serve": {"host": "10.0.0.5"}}}, "10.0.0.5", "launch/smoke.sh", ["bash"]),
+    # Across nodes mpirun puts rank 0, the server, on the hostfile's first node.
+    ({"parallelism": {"tp": 8, "pp": 2}, "target": {"nodes": 2}, "launch": {"hosts": ["node-a", "node-b"]}},
+     "node-a", "launch/smoke.sh", ["mpirun", "-n", "16"]),
+    # A Slurm batch script runs on the allocation's first node, where srun puts rank 0.
+    ({"parallelism": {"tp": 8, "pp": 2}, "target": {"nodes": 2}, "launch": {"launcher": "slurm"}},
+     "127.0.0.1", "launch/slurm.sbatch", ["srun", "--mpi=pmix"]),
+])
+def test_run_on_the_pytorch_backend_asks_the_server_it_starts(tmp_path: Path, layout: dict[str, Any], client_host: str,
+                                                              script: str, starts: list[str]) -> None:
+    plan = plan_spec(tmp_path, PYTORCH_RUN, layout)
+    argv = text(plan.launch.argv)
+    at = argv.index("--")
+    assert argv[:2] == ["python3", "${BUILD_DIR}/launch/smoke.py"] and argv[at + 1:at + 1 + len(starts)] == starts
+    assert argv[-2:] == ["bash", "${BUILD_DIR}/launch/rank.sh"]
+    client = argv[:at]
+    assert flag_value(client, "--host") == client_host and flag_value(client, "--port") == "8000"
+    assert flag_value(client, "--model") == plan.launch.engine_dir == "${MODEL_DIR}"
+    assert (flag_value(client, "--prompt"), flag_value(client, "--max_tokens")) == ("Hello, my name is", "64")
+    assert plan.launch.script == script and plan.launch.files["launch/smoke.py"] == "smoke"
+    assert text(plan.launch.rank_argv)[:3] in (["trtllm-serve", "${MODEL_DIR}", "--backend"],
+                                               ["trtllm-llmapi-launch", "trtllm-serve", "${MODEL_DIR}"])
+    assert decision(plan, "launch.run").startswith("GET /health until 200, then one POST /v1/completions")
+
+
+def test_run_on_the_engine_path_of_1x_stays_run_py_on_every_rank(tmp_path: Path) -> None:
+    plan = plan_spec(tmp_path, {"target": {"tensorrt_llm": "1.2.0", "backend": "tensorrt"}, "parallelism": {"tp": 2}})
+    assert text(plan.launch.rank_argv)[:2] == ["python3", "${EXAMPLES_DIR}/run.py"]
+    assert text(plan.launch.argv)[:3] == ["mpirun", "-n", "2"] and "launch/smoke.py" not in plan.launch.files
+
+
+@pytest.mark.parametrize(("launcher", "wrapped"), [("slurm", True), ("mpirun", False)])
+def test_one_node_of_llm_api_ranks_is_wrapped_under_slurm_only(tmp_path: Path, launcher: str, wrapped: bool) -> None:
+    # srun starts one task per GPU (TensorRT-LLM's Slurm examples, -N 1 --ntasks-per-node=2, wrap each in
+    # trtllm-llmapi-launch); mpirun's one process lets the LLM API spawn its workers.
+    plan = plan_spec(tmp_path, PYTORCH_RUN, {"parallelism": {"tp": 2}, "launch": {"launcher": launcher,
+                                                                                  "entrypoint": "serve"}})
+    rank = text(plan.launch.rank_argv)
+    assert (rank[0] == "trtllm-llmapi-launch") is wrapped and rank[int(wrapped)] == "trtllm-serve"
+    assert decision(plan, "launch.ranks").startswith("world size 2: 2 per node" if wrapped else "one trtllm-serve")

@@ -59,3 +59,30 @@ def test_spec_compiles_on_every_release_that_supports_it(spec: Path, tmp_path: P
 
 def test_there_is_something_to_compile() -> None:
     assert SPEC_FILES, "no spec under specs/ or tests/data/plan/"
+
+
+ENGINE_TOOLS = {"quantize.py", "convert_checkpoint.py", "gptqmodel", "trtllm-build"}
+
+
+def test_shipped_specs_on_the_pytorch_backend_export_with_modelopt_and_serve_an_llm_api_file() -> None:
+    from compiler.catalog.llm_api import check_llm_api_options
+
+    served: dict[str, list[str]] = {}
+    for path in sorted(SPECS.glob("*.yaml")):
+        report = check_spec(path)
+        if report.decided is None or report.decided.backend.value.value != "pytorch":
+            continue
+        d = report.decided
+        plan = make_plan(d, report.findings)
+        served.setdefault(d.r.release.version, []).append(path.stem)
+        assert not {step.tool for step in plan.steps} & ENGINE_TOOLS, path.name
+        if d.format.value.value != "none":
+            assert [step.tool for step in plan.steps] == ["hf_ptq.py"], path.name
+        options = plan.launch.llm_api_options
+        assert options is not None and check_llm_api_options(d.r.release.exact, options) == []
+        assert yaml.safe_load(render_build(plan)["launch/llm_api_options.yaml"]) == options
+        words = [str(a) for a in plan.launch.rank_argv]
+        assert "trtllm-serve" in words[:2] and any(w.endswith("/launch/llm_api_options.yaml") for w in words)
+    # Issue 12: at least one PyTorch-backend spec per release on either side of the engine path's removal.
+    assert served.get("1.2.0") and served.get("1.3.0"), served
+    assert "llama-7b-fp8-fp8kv-h100" in served["1.2.0"] and "llama-3.1-8b-fp8-h100-1.3" in served["1.3.0"]

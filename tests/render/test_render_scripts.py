@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import py_compile
 from pathlib import Path
+from types import ModuleType
 from typing import Any
 
 import pytest
@@ -24,6 +25,8 @@ CASES: dict[str, dict[str, Any]] = {
     "kubernetes": {"launch": {"launcher": "kubernetes", "entrypoint": "serve",
                               "kubernetes": {"model": {"claim": "models"}, "build_dir": {"claim": "builds"}}},
                    "target": {"tensorrt_llm": "1.2.0"}},
+    "pytorch-run": {"launch": {"entrypoint": "run", "run": {"input_text": "-it's $HOME"}},
+                    "quantization": {"format": "none"}, "target": {"tensorrt_llm": "1.2.0", "backend": "pytorch"}},
     "kubernetes-pytorch": {"launch": {"launcher": "kubernetes", "entrypoint": "serve",
                                       "kubernetes": {"model": {"claim": "models"}, "build_dir": {"claim": "builds"}}},
                            "target": {"tensorrt_llm": "1.2.0", "backend": "pytorch"}},
@@ -56,6 +59,8 @@ def test_launch_files_per_launcher(folders: dict[str, Path]) -> None:
     # Kubernetes' pods run trtllm-serve themselves: no rank.sh; the PyTorch backend's LLM-API YAML beside the manifests.
     assert names["kubernetes"] == ["kubernetes.yaml"]
     assert names["kubernetes-pytorch"] == ["kubernetes.yaml", "llm_api_options.yaml"]
+    # entrypoint run on the PyTorch backend: the smoke client in front of the one trtllm-serve process.
+    assert names["pytorch-run"] == ["llm_api_options.yaml", "rank.sh", "smoke.py", "smoke.sh"]
     hostfile = (folders["two-node-mpirun"] / "launch" / "hostfile").read_text(encoding="utf-8").splitlines()
     assert hostfile[1:] == ["node-a slots=4", "node-b slots=4"]
     sbatch = (folders["slurm"] / "launch" / "slurm.sbatch").read_text(encoding="utf-8")
@@ -71,6 +76,21 @@ def test_gptq_script_is_python_and_takes_the_step_argv(folders: dict[str, Path])
     step = plan_file(next((folder.parent / "specs").glob("gptq.yaml"))).step("gptq")
     args = gptq_script().parse_args(tool_args(step.argv))
     assert (args.bits, args.group_size, args.desc_act, args.dataset) == (4, 128, False, "wikitext2")
+
+
+def test_smoke_client_is_python_and_takes_the_launch_argv(folders: dict[str, Path], tmp_path: Path) -> None:
+    folder = folders["pytorch-run"]
+    script = folder / "launch" / "smoke.py"
+    py_compile.compile(str(script), doraise=True, cfile=str(tmp_path / "smoke.pyc"))
+    module = ModuleType("rendered_smoke")
+    exec(compile(script.read_text(encoding="utf-8"), str(script), "exec"), module.__dict__)
+    plan = plan_file(folder.parent / "specs" / "pytorch-run.yaml")
+    values = _values(dict(plan.variables), **{MODEL_DIR: "/m", BUILD_DIR: str(folder)})
+    args, command = module.parse_args(expand(plan.launch.argv, values)[2:])
+    assert (args.host, args.port, args.model, args.prompt, args.max_tokens) == ("127.0.0.1", 8000, "/m", "-it's $HOME",
+                                                                               64)
+    assert command == ["bash", f"{folder}/launch/rank.sh"]
+    assert module.served_name(str(tmp_path)) == tmp_path.name and module.served_name("org/model") == "org/model"
 
 
 def test_gptq_script_reads_local_calibration_files(tmp_path: Path) -> None:

@@ -8,13 +8,17 @@ writes it); test_real_hf_ptq.py serves a checkpoint ModelOpt really exported.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
+import signal
 import subprocess
 import sys
+import urllib.error
 import urllib.request
 from collections.abc import Iterator, Mapping
 from pathlib import Path
+from typing import Any
 
 import pytest
 import yaml
@@ -146,21 +150,56 @@ def test_limits_under_build_config_hold_in_the_trap_releases(fp8_model: Path, tm
 
 def test_serve_answers_health_and_one_completion_on_loopback_then_exits(fp8_model: Path, tmp_path: Path) -> None:
     options = config_file(tmp_path, {"max_batch_size": 8})
-    env = {k: v for k, v in os.environ.items() if k not in KNOBS} | {"TRTDEPLOY_STANDIN_VERSION": "1.2.0"}
-    with subprocess.Popen([sys.executable, str(SERVE), str(fp8_model), "--host", "0.0.0.0", "--port", "0",
+    with serving(fp8_model, options) as url:
+        with urllib.request.urlopen(f"{url}/health") as health:
+            assert health.status == 200 and health.read() == b""
+        with urllib.request.urlopen(f"{url}/v1/models") as models:
+            assert [card["id"] for card in json.loads(models.read())["data"]] == ["fp8"]  # the folder's name
+        # The request's model is not checked against the registered one; the answer names the registered one.
+        status, body = complete(url, {"model": "anything", "prompt": "the model data", "max_tokens": 2})
+    assert status == 200
+    assert body["choices"][0]["text"] == " model the" and body["model"] == "fp8"
+
+
+@pytest.mark.parametrize(("payload", "refusal"), [
+    ({"prompt": "hi"}, "model\n  Field required"),
+    ({"model": "fp8", "prompt": "hi", "max_tokenz": 2}, "max_tokenz\n  Extra inputs are not permitted"),
+    ({"model": "fp8", "prompt": "hi", "max_tokens": "many"}, "max_tokens\n  Input should be a valid integer"),
+])
+def test_serve_refuses_a_completion_request_as_its_pydantic_model_does(fp8_model: Path, tmp_path: Path,
+                                                                       payload: dict[str, object],
+                                                                       refusal: str) -> None:
+    options = config_file(tmp_path, {"max_batch_size": 8})
+    with serving(fp8_model, options, TRTDEPLOY_STANDIN_SERVE_EXIT="terminated") as url:
+        status, body = complete(url, payload)
+    assert status == 400 and refusal in body["error"]
+
+
+@contextlib.contextmanager
+def serving(model: Path, options: Path, **knobs: str) -> Iterator[str]:
+    """The stand-in serving `model` on a free loopback port; stopped with SIGTERM if it is still there."""
+    env = {k: v for k, v in os.environ.items() if k not in KNOBS} | {"TRTDEPLOY_STANDIN_VERSION": "1.2.0"} | knobs
+    with subprocess.Popen([sys.executable, str(SERVE), str(model), "--host", "0.0.0.0", "--port", "0",
                            "--config", str(options)], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                           text=True) as server:
         url = _listening_url(server)
         assert url.startswith("http://127.0.0.1:")
-        with urllib.request.urlopen(f"{url}/health") as health:
-            assert health.status == 200
-        payload = {"model": str(fp8_model), "prompt": "the model data", "max_tokens": 2}
-        request = urllib.request.Request(f"{url}/v1/completions", method="POST", data=json.dumps(payload).encode(),
-                                         headers={"Content-Type": "application/json"})
+        try:
+            yield url
+        finally:
+            if server.poll() is None and "TRTDEPLOY_STANDIN_SERVE_EXIT" in knobs:
+                server.send_signal(signal.SIGTERM)
+            assert server.wait() == 0
+
+
+def complete(url: str, payload: Mapping[str, object]) -> tuple[int, dict[str, Any]]:
+    request = urllib.request.Request(f"{url}/v1/completions", method="POST", data=json.dumps(payload).encode(),
+                                     headers={"Content-Type": "application/json"})
+    try:
         with urllib.request.urlopen(request) as response:
-            body = json.loads(response.read())
-        assert server.wait() == 0
-    assert body["choices"][0]["text"] == " model the" and body["model"] == str(fp8_model)
+            return response.status, json.loads(response.read())
+    except urllib.error.HTTPError as refused:
+        return refused.code, json.loads(refused.read())
 
 
 def _listening_url(server: subprocess.Popen[str]) -> str:

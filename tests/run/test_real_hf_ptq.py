@@ -4,7 +4,8 @@ The tiny Llama (tests/standins/tiny_llama.py: random weights, hidden 256, a loca
 tokenizer) is quantized on this CPU by the installed ModelOpt, after the stand-in checked
 argv against tools/hf_ptq.py.yaml for the ModelOpt release it acts as. hf_quant_config.json
 must hold what compiler/catalog/pytorch/quantization.yaml says that qformat writes and the
-spec's format and KV dtype mean; the trtllm-serve stand-in must then load the folder.
+spec's format and KV dtype mean; the trtllm-serve stand-in must then load the folder, and a compiled
+`entrypoint: run` must get one answer from a server of it.
 Three ModelOpt processes in all (8-40 s each on two cores, mostly imports).
 Select with `pytest -m real`.
 """
@@ -22,7 +23,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from compiler.catalog.pytorch_backend import format_route, hf_ptq_export, hf_ptq_kv_export, kv_route
+from compiler.catalog.pytorch_backend import format_route, hf_export_layout, hf_ptq_export, hf_ptq_kv_export, kv_route
 from compiler.versions import parse_version
 
 STANDINS = Path(__file__).resolve().parents[1] / "standins"
@@ -109,6 +110,10 @@ def test_fp8_export_holds_what_the_facts_say_fp8_with_an_fp8_kv_cache_writes(fp8
     assert config["quantization_config"]["quant_method"] == "modelopt"
     assert {"config.json", "hf_quant_config.json", "model.safetensors", "tokenizer.json"} <= \
         {p.name for p in fp8.folder.iterdir()}
+    # One checkpoint whatever tp/pp serves it (quantization.yaml hf_export_layout), unlike the per-rank
+    # rank<N>.safetensors of the tensorrt_llm export below.
+    assert hf_export_layout(parse_version("0.37.0")).per_rank is False
+    assert not [p.name for p in fp8.folder.iterdir() if p.name.startswith("rank")]
 
 
 def test_int4_awq_export_has_the_groups_asked_for_and_no_kv_quantization(int4_awq: Export) -> None:
@@ -157,3 +162,40 @@ def test_the_serve_stand_in_loads_the_int4_awq_export_on_ampere_not_on_blackwell
     assert serve("80").returncode == 0
     blackwell = serve("100")
     assert blackwell.returncode == 1 and "W4A16_AWQ: not supported on SM 100" in blackwell.stderr
+
+
+def test_entrypoint_run_asks_a_server_of_the_real_fp8_export(fp8: Export, tiny: tuple[Path, Path],
+                                                             tmp_path: Path) -> None:
+    """The compiled smoke check, end to end: launch/smoke.sh starts the serve stand-in on ModelOpt's real export
+    (checked as the release loads it), sends one completion naming the export's folder and stops the server."""
+    import shlex
+    import socket
+
+    from click.testing import CliRunner
+
+    from compiler.cli import cli
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = int(probe.getsockname()[1])
+    spec = {"name": "tiny-fp8", "model": {"path": str(tiny[0])},
+            "quantization": {"format": "fp8", "kv_cache": "fp8", "checkpoint": str(fp8.folder)},
+            "limits": {"max_batch_size": 4, "max_input_len": 512, "max_output_len": 64},
+            "target": {"gpu": "H100-SXM", "tensorrt_llm": "1.2.0"},
+            "launch": {"entrypoint": "run", "serve": {"port": port}, "run": {"input_text": "the model data"}}}
+    (tmp_path / "spec.yaml").write_text(yaml.safe_dump(spec))
+    compiled = CliRunner().invoke(cli, ["compile", str(tmp_path / "spec.yaml"), "-o", str(tmp_path / "build")])
+    assert compiled.exit_code == 0, compiled.output
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    (bin_dir / "trtllm-serve").symlink_to(STANDINS / "trtllm-serve")
+    (bin_dir / "python3").write_text(f'#!/bin/sh\nexec {shlex.quote(sys.executable)} "$@"\n')
+    (bin_dir / "python3").chmod(0o755)
+    result = subprocess.run(["bash", str(tmp_path / "build" / "launch" / "smoke.sh")], capture_output=True, text=True,
+                            check=False, env=_env(PATH=f"{bin_dir}{os.pathsep}{os.environ['PATH']}",
+                                                  TRTDEPLOY_STANDIN_VERSION="1.2.0", TRTDEPLOY_STANDIN_GPU_SM="90",
+                                                  TRTDEPLOY_STANDIN_SERVE_EXIT="terminated"))
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert 'ModelOpt checkpoint {"exclude_modules"' in result.stdout
+    assert f"trtdeploy smoke: {fp8.folder.name} answered" in result.stdout
+    assert 'Output: " data model the"' in result.stdout

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from click.testing import Result
 
-from runkit import VERSIONS, Host, Knobs, calls, snapshot, tree
+from runkit import VERSIONS, Host, Knobs, calls, snapshot
 
 FLOWS = ["quantize", "convert", "gptq_ckpt"]
 Build = Callable[..., Result]

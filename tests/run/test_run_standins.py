@@ -170,20 +170,61 @@ def test_trtllm_build_refuses_what_the_builder_refuses_on_blackwell(
         assert not (tmp_path / "engine").exists()
 
 
-@pytest.mark.parametrize(("version", "paged_context", "refused"), [
-    ("0.16.0", ["--use_paged_context_fmha", "enable"], True),   # the 0.9-0.16 builders raise
-    ("0.16.0", [], False),                                      # off by default there
-    ("0.9.0", ["--use_paged_context_fmha", "enable"], True),
-    ("1.2.0", [], False),                                       # on by default, but the builder turns it off and warns
-    ("1.2.0", ["--use_paged_context_fmha", "enable"], False),
+# The 0.9.0 builder names both quantized KV caches in its message (builder.py @ 250d9c29); 0.10-0.16 name int8.
+@pytest.mark.parametrize(("version", "paged_context", "message"), [
+    ("0.16.0", ["--use_paged_context_fmha", "enable"], "Paged Context FMHA doesn't work with int8 kv cache currently."),
+    ("0.16.0", [], None),                                       # off by default there
+    ("0.9.0", ["--use_paged_context_fmha", "enable"], "Paged Context FMHA doesn't work with fp8/int8 kv cache "
+                                                      "currently."),
+    ("1.2.0", [], None),                                        # on by default, but the builder turns it off and warns
+    ("1.2.0", ["--use_paged_context_fmha", "enable"], None),
 ])
 def test_trtllm_build_refuses_paged_context_fmha_with_int8_kv_where_the_builder_raises(
-        tmp_path: Path, version: str, paged_context: list[str], refused: bool) -> None:
+        tmp_path: Path, version: str, paged_context: list[str], message: str | None) -> None:
     ckpt = checkpoint(tmp_path / "ckpt", "W8A16", "INT8")
     done = run("trtllm-build", ["--checkpoint_dir", str(ckpt), "--output_dir", str(tmp_path / "engine"), *paged_context],
                version)
-    assert (done.returncode == 2) is refused, done.stderr
-    assert ("Paged Context FMHA doesn't work with int8 kv cache currently." in done.stderr) is refused
+    assert (done.returncode == 2) is (message is not None), done.stderr
+    assert message is None or f"RuntimeError: {message}" in done.stderr
+
+
+# FP8 context FMHA, asked for or turned on by the 0.10-0.16 builder for FP8 paged context FMHA, stops the build in the
+# attention plugin outside SM90 (0.9-0.11) or SM89/SM90 (0.12-0.16); from 0.17 the builder turns it off instead.
+@pytest.mark.parametrize(("version", "sm", "quant_algo", "kv", "flags", "message"), [
+    ("0.11.0", "89", "FP8", None, ["--use_fp8_context_fmha", "enable"], "FP8 FMHA cannot be enabled on Pre-Hopper Arch."),
+    ("0.11.0", "90", "FP8", None, ["--use_fp8_context_fmha", "enable"], None),
+    ("0.11.0", "89", "FP8", "FP8", ["--use_paged_context_fmha", "enable"],
+     "FP8 FMHA cannot be enabled on Pre-Hopper Arch."),         # turned on by the builder, not by the flags
+    ("0.11.0", "89", "FP8", "FP8", [], None),                   # paged context FMHA is off by default there
+    ("0.12.0", "89", "FP8", "FP8", ["--use_paged_context_fmha", "enable"], None),
+    ("0.16.0", "80", None, None, ["--use_fp8_context_fmha", "enable"],
+     "FP8 FMHA cannot be enabled except on Ada or Hopper Arch."),
+    ("1.2.0", "80", None, None, ["--use_fp8_context_fmha", "enable"], None),
+])
+def test_trtllm_build_refuses_fp8_context_fmha_where_the_attention_plugin_stops(
+        tmp_path: Path, version: str, sm: str, quant_algo: str | None, kv: str | None, flags: list[str],
+        message: str | None) -> None:
+    ckpt = checkpoint(tmp_path / "ckpt", quant_algo, kv)
+    done = run("trtllm-build", ["--checkpoint_dir", str(ckpt), "--output_dir", str(tmp_path / "engine"), *flags],
+               version, TRTDEPLOY_STANDIN_SM=sm)
+    assert (done.returncode == 2) is (message is not None), done.stderr
+    assert message is None or f"Assertion failed: {message} (SM{sm}" in done.stderr
+
+
+@pytest.mark.parametrize(("version", "quant_algo", "message"), [
+    ("0.9.0", "FP8", "Paged Context FMHA doesn't work with fp8/int8 kv cache currently."),
+    ("0.16.0", "W4A16_AWQ", "FP8 Paged Context FMHA only works with fp8 quantization workflow currently."),
+    ("0.16.0", "W4A8_AWQ", "FP8 Paged Context FMHA only works with fp8 quantization workflow currently."),
+    ("0.16.0", "FP8", None),
+    ("1.2.0", "W4A16_AWQ", None),                               # the builder turns it off and warns
+])
+def test_trtllm_build_refuses_paged_context_fmha_with_fp8_kv_where_the_builder_raises(
+        tmp_path: Path, version: str, quant_algo: str, message: str | None) -> None:
+    ckpt = checkpoint(tmp_path / "ckpt", quant_algo, "FP8")
+    done = run("trtllm-build", ["--checkpoint_dir", str(ckpt), "--output_dir", str(tmp_path / "engine"),
+                                "--use_paged_context_fmha", "enable"], version)
+    assert (done.returncode == 2) is (message is not None), done.stderr
+    assert message is None or f"RuntimeError: {message}" in done.stderr
 
 
 def test_the_converter_checks_the_flags_of_the_family_it_is_called_as(host: Host, tmp_path: Path) -> None:

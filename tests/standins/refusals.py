@@ -5,7 +5,9 @@ would, with the tool's own message and the row's source:
   quantize.py       --calib_dataset in none of the forms quantize_calibration_forms lists, when it calibrates
   convert_checkpoint.py --calib_dataset in none of the forms of convert_calibration_forms, when it calibrates
   trtllm-build      builder_sm100_refusals for the checkpoint's quantization on TRTDEPLOY_STANDIN_SM;
-                    paged context FMHA with an int8 (or fp8) KV cache where the release's builder raises
+                    paged context FMHA with an int8 (or fp8) KV cache where the release's builder raises;
+                    FP8 context FMHA (asked for, or turned on for FP8 paged context FMHA) on a GPU the
+                    release's attention plugin refuses it on (builder_fp8_context_fmha)
 A stand-in has no GPU: TRTDEPLOY_STANDIN_SM names the compute capability the build runs on (e.g. 100);
 unset, no check that depends on the GPU runs.
 """
@@ -81,7 +83,8 @@ def _sm() -> int | None:
 
 
 def build_refusals(version: Version, facts: Surface, args: Args, quantization: Mapping[str, Any]) -> list[str]:
-    """What trtllm-build's builder raises for this checkpoint quantization, release and GPU."""
+    """What trtllm-build's builder (or the attention plugin it builds) raises for this checkpoint quantization,
+    release and GPU."""
     algo, kv = quantization.get("quant_algo"), quantization.get("kv_cache_quant_algo")
     problems = []
     sm = _sm()
@@ -91,28 +94,56 @@ def build_refusals(version: Version, facts: Surface, args: Args, quantization: M
             if rule["sm_from"] <= sm < rule["sm_until"] and (algo in rule["quant_algos"]
                                                             or kv in rule["kv_cache_quant_algos"]):
                 problems.append(f"RuntimeError: {rule['message']} (SM{sm}, TensorRT-LLM {version}: {sm100.source})")
-    if _paged_context_fmha(facts, args):
+    paged = _switch_on(facts, args, "--use_paged_context_fmha")
+    if paged:
         problems += _paged_context_refusals(version, algo, kv)
+    if sm is not None and not problems:
+        problems += _fp8_context_fmha_refusals(version, facts, args, sm, forced=paged and _forces_fp8_fmha(version,
+                                                                                                           algo, kv))
     return problems
 
 
-def _paged_context_fmha(facts: Surface, args: Args) -> bool:
-    fact = facts.fact("--use_paged_context_fmha")
+def _switch_on(facts: Surface, args: Args, flag: str) -> bool:
+    """Whether an enable|disable plugin flag ends up enabled: as given, else the release's default."""
+    fact = facts.fact(flag)
     if fact is None:
         return False
-    given = _one(args, "--use_paged_context_fmha")
+    given = _one(args, flag)
     return (given if given is not None else fact.default) == "enable"
 
 
 def _paged_context_refusals(version: Version, algo: object, kv: object) -> list[str]:
     refusals = []
     int8 = ranged("builder_int8_kv_with_paged_context_fmha", version)
-    if kv == "INT8" and int8 is not None and int8.value == "error":
-        refusals.append(f"RuntimeError: Paged Context FMHA doesn't work with int8 kv cache currently. "
-                        f"(TensorRT-LLM {version}: {int8.source})")
     fp8 = ranged("builder_fp8_kv_with_paged_context_fmha", version)
-    if kv == "FP8" and fp8 is not None and (fp8.value == "error"
-                                          or (fp8.value == "error_unless_fp8_checkpoint" and algo != "FP8")):
+    # 0.9.0 refuses both quantized KV caches with one message (builder.py @ 250d9c29).
+    both = fp8 is not None and fp8.value == "error"
+    if kv == "INT8" and int8 is not None and int8.value == "error":
+        kind = "fp8/int8" if both else "int8"
+        refusals.append(f"RuntimeError: Paged Context FMHA doesn't work with {kind} kv cache currently. "
+                        f"(TensorRT-LLM {version}: {int8.source})")
+    if kv == "FP8" and fp8 is not None and fp8.value == "error":
+        refusals.append(f"RuntimeError: Paged Context FMHA doesn't work with fp8/int8 kv cache currently. "
+                        f"(TensorRT-LLM {version}: {fp8.source})")
+    elif kv == "FP8" and fp8 is not None and fp8.value == "error_unless_fp8_checkpoint" and algo != "FP8":
         refusals.append(f"RuntimeError: FP8 Paged Context FMHA only works with fp8 quantization workflow currently. "
                         f"(TensorRT-LLM {version}: {fp8.source})")
     return refusals
+
+
+def _forces_fp8_fmha(version: Version, algo: object, kv: object) -> bool:
+    """Paged context FMHA on an fp8 KV cache of an FP8 checkpoint: the 0.10-0.16 builder turns FP8 context FMHA on
+    ('FP8 Context FMHA is enabled by default to support FP8 Paged Context FMHA.', builder.py @ 9bd15f19)."""
+    fp8 = ranged("builder_fp8_kv_with_paged_context_fmha", version)
+    return kv == "FP8" and algo == "FP8" and fp8 is not None and fp8.value == "error_unless_fp8_checkpoint"
+
+
+def _fp8_context_fmha_refusals(version: Version, facts: Surface, args: Args, sm: int, forced: bool) -> list[str]:
+    """The attention plugin's check where FP8 context FMHA is on (releases.yaml builder_fp8_context_fmha): it reads
+    the plugin config whatever the checkpoint's quantization (functional.py @ 9bd15f19)."""
+    rule = ranged("builder_fp8_context_fmha", version)
+    if rule is None or rule.value.get("elsewhere") != "error" or sm in rule.value["sm"]:
+        return []
+    if not (forced or _switch_on(facts, args, "--use_fp8_context_fmha")):
+        return []
+    return [f"Assertion failed: {rule.value['message']} (SM{sm}, TensorRT-LLM {version}: {rule.source})"]

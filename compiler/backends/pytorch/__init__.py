@@ -5,16 +5,19 @@ algo tables of compiler/catalog/pytorch/quantization.yaml, per release and GPU
 architecture; GPTQ/AutoAWQ checkpoints), the route (ModelOpt's hf_ptq.py writes a
 quantized HF checkpoint; `format: none` serves the model as it is; a given ModelOpt
 checkpoint is served), the LLM-API settings with the release's defaults, the engine
-settings that do nothing here, and the gaps. Plan half: compiler/backends/pytorch/steps.py.
+settings that do nothing here (and what does their job), the smoke check `entrypoint: run`
+means here (one request to the server it starts), and the gaps. Plan half:
+compiler/backends/pytorch/steps.py.
 """
 
 from __future__ import annotations
 
 import re
 from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from compiler.backends import llmapi, wrapper_split_gaps
+from compiler.backends import HEALTH_PATH, llmapi, ranks_wrapped, wrapper_split_gaps
 from compiler.catalog import llm_api, pytorch_backend, tools
 from compiler.decide.model import (
     Backend,
@@ -24,12 +27,13 @@ from compiler.decide.model import (
     Origin,
     Route,
     RouteKind,
+    ServerSmoke,
     Setting,
     VerifyTools,
 )
 from compiler.findings import Finding, draft
 from compiler.resolve import Resolved
-from compiler.spec import AutoToggle, KvCacheDtype, QuantFormat
+from compiler.spec import AutoToggle, Entrypoint, KvCacheDtype, Launcher, QuantFormat
 from compiler.versions import Version, parse_version
 
 if TYPE_CHECKING:
@@ -40,36 +44,55 @@ HF_PTQ = "hf_ptq.py"
 # The first release whose default backend is PyTorch (release notes 1.0: "Promote PyTorch to be the default LLM
 # backend"); compiler/catalog/pytorch/backend.yaml `pytorch_backend`.
 FIRST = parse_version("1.0.0rc0")
+# The OpenAI completions route of trtllm-serve (tensorrt_llm/serve/openai_server.py register_routes, every 1.x).
+COMPLETIONS_PATH = "/v1/completions"
+# Where a client on the server's host reaches a server bound to a wildcard address.
+LOOPBACK = {"0.0.0.0": "127.0.0.1", "::": "::1"}
 # TorchLlmArgs' KvCacheConfig.free_gpu_memory_fraction default (llm_args.py; C++ default 0.9 in R1.0).
 FREE_GPU_MEMORY_FRACTION = 0.9
 # The key path in compiler.catalog.llm_api's messages ("TensorRT-LLM 1.2.0 LLM-API key kv_cache_config.x: ...").
 OPTION_PATH = re.compile(r"LLM-API key ([A-Za-z0-9_.]+):")
-# LLM-API keys trtdeploy writes from spec keys (compiler/backends/pytorch/steps.py llm_api_options), by dotted
-# path; runtime.llm_api_options may add any other key, nested ones included.
-MANAGED_OPTIONS = {
-    "max_batch_size": "limits.max_batch_size", "max_num_tokens": "limits.max_num_tokens",
-    "max_seq_len": "limits.max_input_len + limits.max_output_len", "max_beam_width": "limits.max_beam_width",
-    "max_input_len": "limits.max_input_len", "build_config": "limits.*",
-    "kv_cache_config.free_gpu_memory_fraction": "runtime.kv_cache_free_gpu_memory_fraction",
-    "kv_cache_config.enable_block_reuse": "runtime.enable_block_reuse",
-    "kv_cache_config.dtype": "quantization.kv_cache", "kv_cache_config.tokens_per_block": "plugins.tokens_per_block",
-    "enable_chunked_prefill": "runtime.enable_chunked_prefill", "cuda_graph_config": "runtime.cuda_graphs",
-    "tensor_parallel_size": "parallelism.tp", "pipeline_parallel_size": "parallelism.pp",
-    "backend": "target.backend",
+# LLM-API keys trtdeploy writes from spec keys (compiler/backends/pytorch/steps.py llm_api_options and the
+# trtllm-serve flags of the same names), by dotted path; runtime.llm_api_options may add any other key, nested
+# ones included. "limits.*": every limit.
+MANAGED_OPTIONS: dict[str, tuple[str, ...]] = {
+    "max_batch_size": ("limits.max_batch_size",), "max_num_tokens": ("limits.max_num_tokens",),
+    "max_seq_len": ("limits.max_input_len", "limits.max_output_len"), "max_beam_width": ("limits.max_beam_width",),
+    "max_input_len": ("limits.max_input_len",), "build_config": ("limits.*",),
+    "kv_cache_config.free_gpu_memory_fraction": ("runtime.kv_cache_free_gpu_memory_fraction",),
+    "kv_cache_config.enable_block_reuse": ("runtime.enable_block_reuse",),
+    "kv_cache_config.dtype": ("quantization.kv_cache",),
+    "kv_cache_config.tokens_per_block": ("plugins.tokens_per_block",),
+    "enable_chunked_prefill": ("runtime.enable_chunked_prefill",), "cuda_graph_config": ("runtime.cuda_graphs",),
+    "tensor_parallel_size": ("parallelism.tp",), "pipeline_parallel_size": ("parallelism.pp",),
+    "backend": ("target.backend",),
 }
-# Engine build settings with no PyTorch-backend counterpart, and why.
-ENGINE_ONLY = {
-    "plugins.gemm": "GEMM kernels are chosen per quant_algo by the PyTorch modules",
-    "plugins.gpt_attention": "the attention backend is TRTLLM (LLM-API attn_backend), not a plugin",
-    "plugins.remove_input_padding": "inputs are always packed",
-    "plugins.context_fmha": "context attention is always fused",
-    "plugins.paged_kv_cache": "the KV cache is always paged",
-    "plugins.use_paged_context_fmha": "chunked context is runtime.enable_chunked_prefill",
-    "plugins.use_fp8_context_fmha": "FP8 attention follows the KV-cache dtype",
-    "plugins.multi_block_mode": "multi-block attention is chosen at runtime",
-    "plugins.use_fused_mlp": "MLP fusion is the modules' own",
-    "plugins.use_custom_all_reduce": "the all-reduce is LLM-API allreduce_strategy (AUTO by default)",
-    "build.workers": "nothing is built",
+
+
+@dataclass(frozen=True)
+class EngineOnly:
+    """An engine build setting with no PyTorch-backend setting of its own: why, and the spec key that does its
+    job here, if one does."""
+
+    why: str
+    counterpart: str | None = None
+
+
+# Engine build settings with no PyTorch-backend counterpart of their own.
+ENGINE_ONLY: dict[str, EngineOnly] = {
+    "plugins.gemm": EngineOnly("GEMM kernels are chosen per quant_algo by the PyTorch modules"),
+    "plugins.gpt_attention": EngineOnly("the attention backend is TRTLLM (LLM-API attn_backend), not a plugin"),
+    "plugins.remove_input_padding": EngineOnly("inputs are always packed"),
+    "plugins.context_fmha": EngineOnly("context attention is always fused"),
+    "plugins.paged_kv_cache": EngineOnly("the KV cache is always paged"),
+    "plugins.use_paged_context_fmha": EngineOnly("chunked context is runtime.enable_chunked_prefill",
+                                                 "runtime.enable_chunked_prefill"),
+    "plugins.use_fp8_context_fmha": EngineOnly("FP8 attention follows the KV-cache dtype", "quantization.kv_cache"),
+    "plugins.multi_block_mode": EngineOnly("multi-block attention is chosen at runtime"),
+    "plugins.use_fused_mlp": EngineOnly("MLP fusion is the modules' own"),
+    "plugins.use_custom_all_reduce": EngineOnly("the all-reduce is LLM-API allreduce_strategy (AUTO by default)",
+                                                "runtime.llm_api_options.allreduce_strategy"),
+    "build.workers": EngineOnly("nothing is built"),
 }
 
 
@@ -171,10 +194,24 @@ def settings(r: Resolved, fmt: QuantFormat, kv: KvCacheDtype, route_: Route,
         "plugins.tokens_per_block": _tokens_per_block(r, limits),
         "runtime.cuda_graphs": _cuda_graphs(r),
     }
-    for key, why in ENGINE_ONLY.items():
+    for key, engine_only in ENGINE_ONLY.items():
         if r.is_written(key):
-            decided[key] = Setting(key, None, Origin.WRITTEN, f"no effect on the PyTorch backend: {why}")
+            decided[key] = Setting(key, None, Origin.WRITTEN, f"no effect on the PyTorch backend: {engine_only.why}")
+    if r.spec.launch.entrypoint is Entrypoint.RUN:
+        decided["launch.run"] = _smoke(r)
     return decided
+
+
+def _smoke(r: Resolved) -> Setting[object]:
+    """`entrypoint: run` is a smoke check of the very server `serve` starts: run.py loads TensorRT engines only."""
+    serve, run = r.spec.launch.serve, r.spec.launch.run
+    smoke = ServerSmoke(_smoke_host(r), serve.port, HEALTH_PATH, COMPLETIONS_PATH, run.input_text, run.max_output_len)
+    return Setting("launch.run", smoke, Origin.DECIDED,
+                   "a smoke check of the server entrypoint serve starts (run.py loads TensorRT engines only): start "
+                   f"trtllm-serve, wait until GET {HEALTH_PATH} answers 200 (the server listens only once the model is "
+                   f"loaded), send launch.run's prompt as one POST {COMPLETIONS_PATH}, print the answer, stop the "
+                   "server; the request names the model as trtllm-serve registers it, the served folder's name "
+                   "(tensorrt_llm/serve/openai_server.py: Path(model).name for a local folder)")
 
 
 def _cuda_graphs(r: Resolved) -> Setting[object]:
@@ -216,6 +253,19 @@ def _tokens_per_block(r: Resolved, limits: Limits) -> Setting[object]:
                    "tokens_per_block; the block size is the release's")
 
 
+def _smoke_host(r: Resolved) -> str:
+    """Where the smoke client, started beside the launch command, reaches the server: the address it binds, or
+    for a wildcard bind the server's node: launch.hosts[0] under a multi-node mpirun (mpirun puts rank 0, which
+    trtllm-llmapi-launch makes the server, on the hostfile's first node), else this node (one node; a Slurm
+    batch script runs on the allocation's first node, where rank 0 is)."""
+    host, hosts = r.spec.launch.serve.host, r.spec.launch.hosts
+    if host not in LOOPBACK:
+        return host
+    if r.spec.target.nodes > 1 and r.spec.launch.launcher is Launcher.MPIRUN and hosts:
+        return hosts[0]
+    return LOOPBACK[host]
+
+
 # --- what the backend cannot express --------------------------------------------------------
 
 
@@ -236,9 +286,9 @@ def gaps(d: Decided) -> list[Finding]:
         out += [draft(_option_key(problem), problem, "remove the key, or use a release that has it", code="P105")
                 for problem in llm_api.check_llm_api_options(r.release.exact, r.spec.runtime.llm_api_options)]
         out += [draft(f"runtime.llm_api_options.{key}", f"runtime.llm_api_options.{key} is written by trtdeploy from "
-                      f"{owner}", f"write {owner} instead", code="P105")
-                for key, owner in MANAGED_OPTIONS.items() if _has_path(r.spec.runtime.llm_api_options, key)]
-    if d.topology.nodes > 1:
+                      f"{' + '.join(owners)}", f"write {' + '.join(owners)} instead", code="P105")
+                for key, owners in MANAGED_OPTIONS.items() if _has_path(r.spec.runtime.llm_api_options, key)]
+    if ranks_wrapped(d):
         out += wrapper_split_gaps(r)
     return out
 
@@ -302,6 +352,8 @@ def verify_tools(r: Resolved) -> VerifyTools:
 
 def plan(d: Decided, steps: StepList) -> RankProgram:
     """Add the HF-export step when the route has one; return the trtllm-serve each rank (or one process) runs."""
-    from compiler.backends.pytorch import steps as planning  # the plan half, imported only when planning
+    from compiler.backends.pytorch import (
+        steps as planning,  # the plan half, imported only when planning
+    )
 
     return planning.plan(d, steps)

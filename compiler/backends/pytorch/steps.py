@@ -14,14 +14,26 @@ from typing import Any
 
 import yaml
 
+from compiler.backends import HEALTH_PATH, MULTINODE_WRAPPER
 from compiler.backends.pytorch import HF_PTQ, modelopt_version
 from compiler.catalog import llm_api, pytorch_backend, tools
-from compiler.decide.model import Calibration, Decided, RouteKind
-from compiler.backends import HEALTH_PATH, MULTINODE_WRAPPER, llmapi_steps
+from compiler.decide.model import Calibration, Decided, RouteKind, ServerSmoke
+from compiler.backends import llmapi_steps
 from compiler.load import deep_merge
 from compiler.plan.argv import LAUNCH, PARALLELISM, QUANT_INPUTS, TOOL, UPSTREAM, Argv
-from compiler.plan.model import BUILD_DIR, MODEL_DIR, MODELOPT_DIR, STEP_OUT, Arg, Impact, InputKind, Step, StepInput, Var
-from compiler.plan.steps import RankProgram, StepList
+from compiler.plan.model import (
+    BUILD_DIR,
+    MODEL_DIR,
+    MODELOPT_DIR,
+    STEP_OUT,
+    Arg,
+    Impact,
+    InputKind,
+    Step,
+    StepInput,
+    Var,
+)
+from compiler.plan.steps import SMOKE_SCRIPT, RankProgram, StepList
 from compiler.spec import KvCacheDtype
 
 HF_PTQ_SCRIPT = Var(MODELOPT_DIR, "/examples/llm_ptq/hf_ptq.py")
@@ -97,9 +109,13 @@ def hf_ptq_argv(d: Decided, cal: Calibration) -> Argv:
         passed += ", seq_len"
     b.note("calibration", f"{cal.dataset}, {cal.samples} samples", f"hf_ptq.py of ModelOpt {modelopt} takes {passed} "
            f"from {'quantization.calibration' if cal.written else 'the default calibration'}; the rest is its own")
+    # No tp/pp here: the HF export is one checkpoint the server shards when it loads, so a tp/pp change
+    # relaunches without re-quantizing (compiler/catalog/pytorch/quantization.yaml hf_export_layout).
+    layout = pytorch_backend.hf_export_layout(modelopt)
+    assert not layout.per_rank, f"ModelOpt {modelopt}'s HF export is per rank: hf_ptq.py would need tp and pp"
     b.note("quantization.export", f"hf_ptq.py --qformat {weights.qformat} --kv_cache_qformat {cache.qformat}",
            f"ModelOpt {modelopt} is what TensorRT-LLM {r.release.version} pins (or build.modelopt); its HF export "
-           "is one checkpoint for every tp/pp, which the server shards when it loads")
+           f"is one checkpoint for every tp/pp, which the server shards when it loads ({layout.source})")
     return b
 
 
@@ -174,6 +190,24 @@ def rank_program(d: Decided, served: Arg, reads: tuple[Step, ...]) -> RankProgra
            f"also flags with the same values, so the {llm_api.precedence(r.release.exact).winner} side's win "
            "changes nothing")
     options = llm_api_options(d)
+    smoke = d.settings.get("launch.run")
     return RankProgram(b, r.spec.launch.entrypoint.value, str(served), reads, spawns_workers=True,
                        multinode_wrapper=MULTINODE_WRAPPER, files={LLM_API_FILE: llm_api_text(options)},
-                       port=serve.port, health_path=HEALTH_PATH, llm_api_options=options)
+                       port=serve.port, health_path=HEALTH_PATH, llm_api_options=options,
+                       smoke=smoke_argv(smoke.value, served) if smoke is not None else None)
+
+
+def smoke_argv(smoke: object, served: Arg) -> Argv:
+    """The smoke client: what it asks, and of which model; it computes the model's name as the server does."""
+    assert isinstance(smoke, ServerSmoke)
+    b = Argv()
+    b.add(TOOL, "python3", Var(BUILD_DIR, "/" + SMOKE_SCRIPT))
+    b.opt(LAUNCH, "--host", smoke.host)
+    b.opt(LAUNCH, "--port", smoke.port)
+    b.opt(LAUNCH, "--health", smoke.health_path)
+    b.opt(LAUNCH, "--completions", smoke.completions_path)
+    b.opt(UPSTREAM, "--model", served)
+    b.opt(LAUNCH, "--prompt", smoke.prompt)
+    b.opt(LAUNCH, "--max_tokens", smoke.max_tokens)
+    b.add(LAUNCH, "--")
+    return b

@@ -19,7 +19,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from compiler.backends import llmapi, wrapper_split_gaps
+from compiler.backends import llmapi, ranks_wrapped, wrapper_split_gaps
 from compiler.catalog import pytorch_backend, tools
 from compiler.catalog.formats import EngineFormat, format_facts
 from compiler.catalog.tools import SWITCH, TOOLS_DIR, Surface, tool_facts
@@ -159,25 +159,25 @@ def engine_format(r: Resolved, fmt: QuantFormat) -> EngineFormat | None:
     return format_facts(fmt.value).tensorrt(r.release.exact)
 
 
-# convert_checkpoint.py's --weight_only_precision for the weight-only formats.
-WEIGHT_ONLY_PRECISION = {QuantFormat.INT8_WO: "int8", QuantFormat.INT4_WO: "int4"}
-
-
 def convert_quant_flags(d: Decided) -> list[tuple[str, str | None]]:
     """The quantization flags convert_checkpoint.py is given for the decided format and KV cache, with their
-    values (None: a switch). The GPTQ weights' flag (a path) is added by the planner, after these."""
+    values (None: a switch). The GPTQ weights' flag (a path) is added by the planner, after these.
+
+    The precision names are formats.yaml's (`weight_only_precision` of the release's row).
+    """
     q, fmt = d.r.spec.quantization, d.format.value
     flags: list[tuple[str, str | None]] = []
-    if fmt in WEIGHT_ONLY_PRECISION:
-        flags += [("--use_weight_only", None), ("--weight_only_precision", WEIGHT_ONLY_PRECISION[fmt])]
-    elif fmt is QuantFormat.INT8_SQ:
+    if fmt in (QuantFormat.INT8_WO, QuantFormat.INT4_WO, QuantFormat.INT4_AWQ, QuantFormat.INT4_GPTQ):
+        row = engine_format(d.r, fmt)
+        # Before a release names the precision, the flag is still what the planner would pass: the gap says so.
+        precision = row.weight_only_precision if row is not None and row.weight_only_precision else fmt.value
+        flags += [("--use_weight_only", None), ("--weight_only_precision", precision)]
+    if fmt is QuantFormat.INT4_GPTQ:
+        flags.append(("--per_group", None))
+    if fmt in (QuantFormat.INT4_AWQ, QuantFormat.INT4_GPTQ):
+        flags.append(("--group_size", str(q.group_size)))
+    if fmt is QuantFormat.INT8_SQ:
         flags += [("--smoothquant", str(q.smoothquant_alpha)), ("--per_channel", None), ("--per_token", None)]
-    elif fmt is QuantFormat.INT4_AWQ:
-        flags += [("--use_weight_only", None), ("--weight_only_precision", "int4_awq"),
-                  ("--group_size", str(q.group_size))]
-    elif fmt is QuantFormat.INT4_GPTQ:
-        flags += [("--use_weight_only", None), ("--weight_only_precision", "int4_gptq"), ("--per_group", None),
-                  ("--group_size", str(q.group_size))]
     if d.kv_cache.value is KvCacheDtype.INT8:
         flags.append(("--int8_kv_cache", None))
     return flags
@@ -398,7 +398,7 @@ def gaps(d: Decided) -> list[Finding]:
     if removed is not None:
         return [draft(d.r.first_written("target.backend", "target.tensorrt_llm"), removed,
                       "use target.backend: pytorch (or auto), or pin target.tensorrt_llm to 1.2", code="H111")]
-    wrapped = wrapper_split_gaps(d.r) if d.r.spec.launch.entrypoint is Entrypoint.SERVE and d.topology.nodes > 1 else []
+    wrapped = wrapper_split_gaps(d.r) if d.r.spec.launch.entrypoint is Entrypoint.SERVE and ranks_wrapped(d) else []
     return [*_calibration_gaps(d), *_plugin_gaps(d), *_route_gaps(d), *_kv_gaps(d), *wrapped]
 
 
@@ -414,9 +414,10 @@ def _calibration_gaps(d: Decided) -> list[Finding]:
         return [draft(key, f"{tool} of TensorRT-LLM {r.release.version} has no --calib_dataset: it always "
                       f"calibrates on {forms['fixed']}", f"remove calibration.dataset to calibrate on {DEFAULT_DATASET},"
                       " or use a newer target.tensorrt_llm", code="P101")]
-    if cal.staged or reads_dataset(forms, cal.dataset, cal.local and Path(cal.dataset).is_dir()):
+    folder = cal.local and Path(cal.dataset).is_dir()
+    if cal.staged or reads_dataset(forms, cal.dataset, folder):
         return []
-    what = "a local file" if cal.local else f"dataset {cal.dataset!r}"
+    what = ("a local folder" if folder else "a local file") if cal.local else f"dataset {cal.dataset!r}"
     return [draft(key, f"{tool} of TensorRT-LLM {r.release.version} cannot read {what} as calibration data: it "
                   f"takes {_forms_text(forms)}", "use one of those, or a newer target.tensorrt_llm (folders from "
                   "0.11 for quantize.py, 0.14 for convert_checkpoint.py)", code="P107")]

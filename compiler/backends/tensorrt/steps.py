@@ -23,6 +23,7 @@ from compiler.backends.tensorrt import (
     checkpoint_weights,
     convert_quant_flags,
     convert_surface,
+    engine_format,
     fact,
     quantize_surface,
     run_surface,
@@ -60,17 +61,6 @@ TEMPLATES = Path(__file__).resolve().parents[2] / "templates" / "steps"
 # trtdeploy's own step scripts: rendered into the build folder, their template's digest in the step's fingerprint.
 SCRIPTS = {GPTQ_SCRIPT: "gptq_quantize.py.j2", STAGE_SCRIPT: "stage_calibration.py.j2"}
 GPTQ_BITS = 4
-# quantize.py's --qformat for each format; full_prec quantizes only the KV cache (quantize.py @ 5955b8af).
-QFORMAT: dict[QuantFormat, str] = {
-    QuantFormat.NONE: "full_prec",
-    QuantFormat.INT8_WO: "int8_wo",
-    QuantFormat.INT4_WO: "int4_wo",
-    QuantFormat.INT8_SQ: "int8_sq",
-    QuantFormat.INT4_AWQ: "int4_awq",
-    QuantFormat.FP8: "fp8",
-    QuantFormat.W4A8_AWQ: "w4a8_awq",
-    QuantFormat.NVFP4: "nvfp4",
-}
 # convert_checkpoint.py names the default dataset by its Hugging Face id (its --calib_dataset default).
 CONVERT_DATASET_NAMES = {"cnn_dailymail": "ccdv/cnn_dailymail"}
 CONTAINER_EXAMPLES_DIR = "/app/tensorrt_llm/examples"
@@ -235,7 +225,9 @@ def quantize_argv(d: Decided, cal: Calibration, dataset: str) -> Argv:
     _io(b, ("python3", QUANTIZE_SCRIPT), Var(MODEL_DIR))
     fmt, kv = d.format.value, d.kv_cache.value
     b.opt(QUANT_INPUTS, "--dtype", d.r.spec.model.dtype.value)
-    b.opt(QUANT_INPUTS, "--qformat", QFORMAT[fmt])
+    row = engine_format(d.r, fmt)
+    assert row is not None and row.qformat is not None  # H104 refuses what the release cannot plan
+    b.opt(QUANT_INPUTS, "--qformat", row.qformat)
     if kv in QUANTIZED_KV:
         b.opt(QUANT_INPUTS, "--kv_cache_dtype", kv.value)
     if _is_awq(fmt):
