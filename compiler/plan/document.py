@@ -180,7 +180,7 @@ class MeasureDocument(DocumentModel):
 
     step: StepId
     tool: str = Field(min_length=1)
-    reader: Literal["trtllm-eval", "mmlu.py", "trtllm-bench", "gptSessionBenchmark"]
+    reader: Literal["trtllm-eval", "mmlu.py", "summarize.py", "trtllm-bench", "gptSessionBenchmark"]
     task: str = Field(min_length=1, description="The accuracy task, or throughput.")
     file: Annotated[str, Field(pattern=FILE_NAME)]
 

@@ -10,6 +10,9 @@ tested on real sample output kept under tests/data/verify/:
   `logger.info(f"\\t{key}: {metrics[key]*100:.3f}")` after "Beam 0 rouge scores:", rouge1 the score
   (tensorrt_llm/evaluate/cnn_dailymail.py @ 036a60f7).
 - mmlu.py (0.8-0.10): `print("Average accuracy: {:.3f}".format(weighted_acc))`, a fraction, given in points here.
+- summarize.py (0.8-0.10): `logger.info(f"TensorRT-LLM beam {beam_idx} result")`, then per ROUGE score
+  `logger.info(f'  {key} : {computed_metrics_tensorrt_llm[key]*100}')` (points; rouge1 the score); an "HF beam 0
+  result" block may follow, and is not read (examples/summarize.py, compiler/catalog/tools/summarize.py.yaml).
 - trtllm-bench throughput: the PERFORMANCE OVERVIEW lines "Total Output Throughput (tokens/sec):" and, streaming,
   "Average time-to-first-token [TTFT] (ms):" (tensorrt_llm/bench/dataclasses/reporting.py).
 - gptSessionBenchmark: `[BENCHMARK] batch_size %d input_length %d output_length %d latency(ms) %.2f tokensPerSec %.2f
@@ -34,6 +37,8 @@ _MMLU = re.compile(rf"MMLU weighted average accuracy:\s*{_NUMBER}(?:\s*\((\d+)\)
 _MMLU_SCRIPT = re.compile(rf"^Average accuracy:\s*{_NUMBER}\s*$", re.MULTILINE)
 _ROUGE_BEAM0 = re.compile(r"Beam 0 rouge scores:")
 _ROUGE = re.compile(rf"^\s*(?:\[[^\]]*\]\s*)*\s*(rouge1|rouge2|rougeL|rougeLsum)\s*:\s*{_NUMBER}\s*$", re.MULTILINE)
+_SUMMARIZE_BEAM0 = re.compile(r"TensorRT-LLM beam 0 result[ \t]*$", re.MULTILINE)
+_SUMMARIZE_SCORE = re.compile(rf"^(?:\[[^\]]*\]\s*)*(rouge1|rouge2|rougeL|rougeLsum)\s*:\s*{_NUMBER}\s*$")
 _BENCH = {
     "output_tokens_per_s": re.compile(rf"Total Output Throughput \(tokens/sec\):\s*{_NUMBER}"),
     "ttft_ms": re.compile(rf"Average time-to-first-token \[TTFT\] \(ms\):\s*{_NUMBER}"),
@@ -138,6 +143,20 @@ def _mmlu_script(task: str, text: str) -> dict[str, float]:
     return {"score": round(float(match.group(1)) * 100, 6)}
 
 
+def _summarize_script(task: str, text: str) -> dict[str, float]:
+    """The ROUGE lines right after the last "TensorRT-LLM beam 0 result" (not the HF block that may follow)."""
+    start = _last(_SUMMARIZE_BEAM0, text, "'TensorRT-LLM beam 0 result' line").end()
+    scores: dict[str, float] = {}
+    for line in text[start:].splitlines()[1:]:
+        match = _SUMMARIZE_SCORE.match(line.strip())
+        if match is None:
+            break
+        scores[match.group(1)] = float(match.group(2))
+    if "rouge1" not in scores:
+        raise MeasureError("no rouge1 line after 'TensorRT-LLM beam 0 result' (the output ends or is cut there)")
+    return {"score": scores["rouge1"], **scores}
+
+
 def _bench(task: str, text: str) -> dict[str, float]:
     figures = {name: float(found[-1]) for name, pattern in _BENCH.items() if (found := pattern.findall(text))}
     if "output_tokens_per_s" not in figures:
@@ -168,6 +187,7 @@ def _session(task: str, text: str) -> dict[str, float]:
 READERS: dict[str, Callable[[str, str], dict[str, float]]] = {
     "trtllm-eval": _eval,
     "mmlu.py": _mmlu_script,
+    "summarize.py": _summarize_script,
     "trtllm-bench": _bench,
     "gptSessionBenchmark": _session,
 }

@@ -46,6 +46,39 @@ def test_mmlu_py_is_not_misread_from_a_per_subject_line() -> None:
         read_output("mmlu.py", "mmlu", text)
 
 
+def test_summarize_py_reads_beam_0_rouge_in_points() -> None:
+    figures = reading("summarize.py-qwen.log", "summarize.py", "cnn_dailymail")
+    assert figures == {"score": 26.35215119137573, "rouge1": 26.35215119137573, "rouge2": 9.507814774384485,
+                       "rougeL": 18.171982659482865, "rougeLsum": 21.10413175647868}
+
+
+SUMMARIZE_TRT_AND_HF = """\
+[03/10/2024-09:29:40] [TRT-LLM] [I] TensorRT-LLM (tokens per second: 388.9467022139794)
+[03/10/2024-09:29:40] [TRT-LLM] [I] TensorRT-LLM beam 0 result
+[03/10/2024-09:29:40] [TRT-LLM] [I]   rouge1 : 21.95770615933248
+[03/10/2024-09:29:40] [TRT-LLM] [I]   rouge2 : 6.127009262128831
+[03/10/2024-09:29:40] [TRT-LLM] [I] Hugging Face (total latency: 11.438827991485596 sec)
+[03/10/2024-09:29:40] [TRT-LLM] [I] HF beam 0 result
+[03/10/2024-09:29:40] [TRT-LLM] [I]   rouge1 : 99.0
+"""
+
+
+def test_summarize_py_reads_the_engines_block_not_the_hf_one_after_it() -> None:
+    figures = read_output("summarize.py", "cnn_dailymail", SUMMARIZE_TRT_AND_HF).figures
+    assert figures == {"score": 21.95770615933248, "rouge1": 21.95770615933248, "rouge2": 6.127009262128831}
+
+
+@pytest.mark.parametrize("cut", [
+    "[11/09/2023-02:24:06] [TRT-LLM] [I] TensorRT-LLM beam 0 result\n",  # ends before the scores
+    "[11/09/2023-02:24:06] [TRT-LLM] [I] TensorRT-LLM beam 0 result\n[11/09/2023-02:24:06] [TRT-LLM] [I]   rouge1 : 26.",
+    "[11/09/2023-02:24:06] [TRT-LLM] [I] TensorRT-LLM beam 0 result\n[TRT-LLM] [I]   rouge2 : 9.5\n",  # no rouge1
+    "[TRT-LLM] [I] HF beam 0 result\n[TRT-LLM] [I]   rouge1 : 26.3\n",  # Hugging Face's score only
+])
+def test_summarize_py_truncated_or_without_the_engines_rouge1_is_an_error(cut: str) -> None:
+    with pytest.raises(MeasureError, match="TensorRT-LLM beam 0 result"):
+        read_output("summarize.py", "cnn_dailymail", cut)
+
+
 def test_gpt_session_benchmark_reads_the_benchmark_line() -> None:
     figures = reading("gptSessionBenchmark-0.8.0.log", "gptSessionBenchmark", "throughput")
     assert figures == {"batch_size": 1.0, "input_len": 128.0, "output_len": 256.0, "latency_ms": 2918.14,
@@ -78,6 +111,7 @@ def test_the_older_trtllm_bench_report_is_refused_not_misread() -> None:
 
 @pytest.mark.parametrize(("reader", "task"), [("trtllm-eval", "mmlu"), ("trtllm-eval", "gsm8k"),
                                               ("trtllm-eval", "cnn_dailymail"), ("mmlu.py", "mmlu"),
+                                              ("summarize.py", "cnn_dailymail"),
                                               ("trtllm-bench", "throughput"), ("gptSessionBenchmark", "throughput")])
 def test_an_output_without_figures_is_an_error(reader: str, task: str) -> None:
     with pytest.raises(MeasureError):

@@ -1,6 +1,6 @@
 """What the verify tools' stand-ins share: the figures they report (test knobs) and the checks of what they run on.
 
-The stand-ins (trtllm-eval, trtllm-bench, mmlu.py, gptSessionBenchmark) check argv against the
+The stand-ins (trtllm-eval, trtllm-bench, mmlu.py, summarize.py, gptSessionBenchmark) check argv against the
 package's tool tables for TRTDEPLOY_STANDIN_VERSION, refuse an engine or model folder that is
 not there, and print their figures in the real tool's format (the print statements quoted in
 compiler/run/measure.py), so the runner's readers and gates are exercised end to end.
@@ -60,6 +60,23 @@ def engine_config(engine: str | None, flag: str = "--engine_dir") -> dict[str, o
         raise p.Refused(f"{flag} {engine}: not an engine folder (config.json and rank*.engine)")
     config = json.loads((folder / "config.json").read_text())
     return config if isinstance(config, dict) else {}
+
+
+def mpi_world() -> int:
+    return int(os.environ.get("OMPI_COMM_WORLD_SIZE") or os.environ.get("PMI_SIZE") or 1)
+
+
+def rank() -> int:
+    return int(os.environ.get("OMPI_COMM_WORLD_RANK", "0"))
+
+
+def check_world(config: dict[str, object]) -> None:
+    """ModelRunner's assertion: the engine's world size is this run's MPI world size."""
+    pretrained = config.get("pretrained_config")
+    mapping = pretrained.get("mapping") if isinstance(pretrained, dict) else None
+    world = int(mapping.get("world_size", 1)) if isinstance(mapping, dict) else 1
+    if world != mpi_world():
+        raise p.Refused(f"Engine world size ({world}) != Runtime world size ({mpi_world()})")
 
 
 def model_folder(path: str | None, flag: str) -> Path:

@@ -25,31 +25,19 @@ from compiler.catalog.tools import ParsedArgs  # noqa: E402
 TOOL = "mmlu.py"
 
 
-def mpi_world() -> int:
-    return int(os.environ.get("OMPI_COMM_WORLD_SIZE") or os.environ.get("PMI_SIZE") or 1)
-
-
-def check_world(config: dict[str, object]) -> None:
-    pretrained = config.get("pretrained_config")
-    mapping = pretrained.get("mapping") if isinstance(pretrained, dict) else None
-    world = int(mapping.get("world_size", 1)) if isinstance(mapping, dict) else 1
-    if world != mpi_world():
-        raise p.Refused(f"Engine world size ({world}) != Runtime world size ({mpi_world()})")
-
-
 def main() -> int:
     version = p.trtllm_release()
 
     def body(parsed: ParsedArgs) -> None:
         if "--test_trt_llm" not in parsed.values:
             raise p.Refused("the stand-in evaluates engines only (--test_trt_llm)")
-        check_world(v.engine_config(p.one(parsed, "--engine_dir")))
+        v.check_world(v.engine_config(p.one(parsed, "--engine_dir")))
         v.model_folder(p.one(parsed, "--tokenizer_dir") or p.one(parsed, "--hf_model_dir"), "--hf_model_dir")
         data = Path(p.one(parsed, "--data_dir", "data/mmlu") or "data/mmlu")
         if not (data / "test").is_dir():
             raise p.Refused(f"FileNotFoundError: {data / 'test'}")
         v.banner(version)
-        if v.silent(TOOL) or int(os.environ.get("OMPI_COMM_WORLD_RANK", "0")) != 0:
+        if v.silent(TOOL) or v.rank() != 0:
             return
         accuracy = v.score("mmlu") / 100
         for subject in ("abstract_algebra", "anatomy", "STEM", "humanities"):

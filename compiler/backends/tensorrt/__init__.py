@@ -503,10 +503,13 @@ GPTQ_WEIGHTS_FILE = "model.safetensors"
 
 
 MMLU = "mmlu.py"
+SUMMARIZE = "summarize.py"
 SESSION_BENCHMARK = "gptSessionBenchmark"
 # mmlu.py generates 2 tokens per question (Pipeline.__call__: output_len = 2) and cuts prompts to the engine's
 # max_input_len itself (check_valid_length), at 0.8.0-0.10.0 (compiler/catalog/tools/mmlu.py.yaml).
 MMLU_OUTPUT_TOKENS = 2
+# summarize.py's task for trtllm-eval's cnn_dailymail: --eval_task summarize reads ccdv/cnn_dailymail 3.0.0.
+SUMMARIZE_TASK = "cnn_dailymail"
 # trtllm-eval's and trtllm-bench's --backend for an engine, 1.0 to the removal (trtllm-eval.yaml, trtllm-bench.yaml).
 LLMAPI_ENGINE_BACKEND = "tensorrt"
 
@@ -517,15 +520,12 @@ def verify_tools(r: Resolved) -> VerifyTools:
     if r.release.exact >= TRTLLM_SERVE_FIRST:
         return llmapi.verify_tools(r, LLMAPI_ENGINE_BACKEND)
     version = r.release.version
-    mmlu = tools.surface(MMLU, r.release.exact)
-    data_dir = mmlu.fact("--data_dir")
-    tasks = {"mmlu": TaskTool("mmlu", MMLU, "required", MMLU_OUTPUT_TOKENS, None, data_dir.source, sampled=False)} \
-        if data_dir is not None else {}
+    tasks = _example_tasks(r)
     session = tools.surface(SESSION_BENCHMARK, r.release.exact).flags
     return VerifyTools(
         tasks=tasks,
-        accuracy_why="" if tasks else f"examples/mmlu.py's flags were read at 0.8.0-0.10.0, not at {version}, and "
-        "trtllm-eval runs engines from 1.0",
+        accuracy_why="" if tasks else f"examples/mmlu.py's and summarize.py's flags were read at 0.8.0-0.10.x, not "
+        f"at {version}, and trtllm-eval runs engines from 1.0",
         benchmark=SESSION_BENCHMARK if session else None,
         benchmark_why="" if session else f"gptSessionBenchmark's flags were read at 0.8.0 and 0.9.0, not at {version}, "
         "and trtdeploy plans trtllm-bench from 1.0",
@@ -534,6 +534,21 @@ def verify_tools(r: Resolved) -> VerifyTools:
         "first token",
         dataset_tool=None, dataset_why="", takes_dataset=False, static_batch=True,
     )
+
+
+def _example_tasks(r: Resolved) -> dict[str, TaskTool]:
+    """The examples' evaluation scripts of a pre-1.0 release: mmlu.py needs its data folder; summarize.py
+    downloads CNN/DailyMail into the datasets cache unless a copy is there (--dataset_path)."""
+    tasks = {}
+    data_dir = tools.surface(MMLU, r.release.exact).fact("--data_dir")
+    if data_dir is not None:
+        tasks["mmlu"] = TaskTool("mmlu", MMLU, "required", MMLU_OUTPUT_TOKENS, None, data_dir.source, sampled=False)
+    summarize = tools.surface(SUMMARIZE, r.release.exact)
+    output, prompt = summarize.fact("--output_len"), summarize.fact("--max_input_length")
+    if output is not None and prompt is not None:
+        tasks[SUMMARIZE_TASK] = TaskTool(SUMMARIZE_TASK, SUMMARIZE, "optional", int(output.default),
+                                         int(prompt.default), output.source)
+    return tasks
 
 
 def plan(d: Decided, steps: StepList) -> RankProgram:

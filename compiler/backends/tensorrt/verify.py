@@ -1,9 +1,10 @@
 """The engine path's verify steps (plan half): what each release measures an engine with.
 
 From 1.0, trtllm-eval and trtllm-bench run the engine with --backend tensorrt
-(compiler/backends/llmapi_steps.py). Before, the examples' mmlu.py evaluates MMLU and the C++
-gptSessionBenchmark benchmarks static batches (0.8.0-0.10.0 and 0.8.0-0.9.0, the releases whose
-flags were read: compiler/catalog/tools/mmlu.py.yaml, gptSessionBenchmark.yaml). Both run one
+(compiler/backends/llmapi_steps.py). Before, the examples' mmlu.py evaluates MMLU, summarize.py
+CNN/DailyMail (ROUGE), and the C++ gptSessionBenchmark benchmarks static batches (0.8.0-0.10.x,
+0.8.0-0.10.x by era and 0.8.0-0.9.0, the releases whose flags were read:
+compiler/catalog/tools/mmlu.py.yaml, summarize.py.yaml, gptSessionBenchmark.yaml). They run one
 process per rank, so a multi-GPU engine runs them under `mpirun -n <world size>`, as the
 examples' READMEs do.
 """
@@ -14,7 +15,14 @@ import math
 
 from compiler.backends import llmapi_steps
 from compiler.backends.llmapi_steps import CAPTURE, Served, measured
-from compiler.backends.tensorrt import LLMAPI_ENGINE_BACKEND, MMLU, SESSION_BENCHMARK, TRTLLM_SERVE_FIRST
+from compiler.backends.tensorrt import (
+    LLMAPI_ENGINE_BACKEND,
+    MMLU,
+    SESSION_BENCHMARK,
+    SUMMARIZE,
+    SUMMARIZE_TASK,
+    TRTLLM_SERVE_FIRST,
+)
 from compiler.catalog import tools
 from compiler.decide.model import AccuracyCheck, Decided, ThroughputCheck
 from compiler.plan.argv import LAUNCH, TOOL, UPSTREAM, Argv
@@ -22,6 +30,7 @@ from compiler.plan.model import BENCHMARKS_DIR, EXAMPLES_DIR, MODEL_DIR, Arg, Im
 from compiler.plan.steps import StepList
 
 MMLU_SCRIPT = Var(EXAMPLES_DIR, "/mmlu.py")
+SUMMARIZE_SCRIPT = Var(EXAMPLES_DIR, "/summarize.py")
 SESSION_BENCHMARK_PROGRAM = Var(BENCHMARKS_DIR, "/gptSessionBenchmark")
 # What runs one process per rank on this host (the examples' READMEs: mpirun -n N --allow-run-as-root python ...).
 MPI_PREFIX = ("mpirun", "-n")
@@ -41,7 +50,10 @@ def plan_verify(d: Decided, steps: StepList, engine: Step, tokenizer: Arg) -> No
         llmapi_steps.plan_verify(d, steps, served)
         return
     for check in d.verify.accuracy:
-        _mmlu(d, steps, check, engine, tokenizer, inputs)
+        if check.task.task == SUMMARIZE_TASK:
+            _summarize(d, steps, check, engine, tokenizer, inputs)
+        else:
+            _mmlu(d, steps, check, engine, tokenizer, inputs)
     if d.verify.throughput is not None:
         _session_benchmark(d, steps, d.verify.throughput, engine)
 
@@ -70,6 +82,42 @@ def _mmlu(d: Decided, steps: StepList, check: AccuracyCheck, engine: Step, token
                      reason="examples/mmlu.py measures MMLU on the engine",
                      settings={"gates": llmapi_steps.gate_settings(check.gates)}, capture=CAPTURE)
     measured(steps, step, MMLU, check.task.task, check.gates)
+
+
+def _summarize(d: Decided, steps: StepList, check: AccuracyCheck, engine: Step, tokenizer: Arg,
+               inputs: tuple[StepInput, ...]) -> None:
+    task, limits, version = check.task, d.limits, d.r.release.version
+    b = Argv()
+    _per_rank(b, d)
+    b.add(TOOL, "python3", SUMMARIZE_SCRIPT)
+    b.add(VERIFY, "--test_trt_llm")
+    b.opt(LAUNCH, "--hf_model_dir", tokenizer)
+    b.opt(UPSTREAM, "--engine_dir", engine.output)
+    b.opt(VERIFY, "--eval_task", "summarize")
+    key = f"verify.accuracy.{check.index}"
+    assert task.max_input_len is not None  # summarize.py's --max_input_length default (summarize.py.yaml)
+    prompt = min(task.max_input_len, limits.max_input_len)
+    if prompt < task.max_input_len:
+        b.opt(VERIFY, "--max_input_length", prompt)
+        b.note(key, f"summarize.py --max_input_length {prompt}", f"summarize.py cuts articles at {task.max_input_len} "
+               f"tokens by default; the engine takes {limits.max_input_len} (limits.max_input_len), so they are cut there")
+    if check.num_samples is not None:
+        b.opt(VERIFY, "--max_ite", check.num_samples)
+    if check.dataset is not None:
+        b.opt(VERIFY, "--dataset_path", check.dataset)
+    samples = check.num_samples if check.num_samples is not None else "the default 20"
+    where = f"the datasets cache {check.dataset}" if check.dataset is not None else \
+        "the Hugging Face Hub (or the default datasets cache, when it holds a copy)"
+    b.note(key, "examples/summarize.py --test_trt_llm --eval_task summarize",
+           f"TensorRT-LLM {version} evaluates an engine on CNN/DailyMail with the examples' summarize.py: "
+           f"{samples} articles of ccdv/cnn_dailymail 3.0.0 (test split), from {where}, summarized greedily "
+           f"in {task.max_output_len} tokens; the gate reads ROUGE-1 of beam 0, in points (rouge1 x 100). "
+           "It loads the ROUGE metric with evaluate.load('rouge'), from the Hub unless cached")
+    step = steps.add(f"verify-{task.task}", SUMMARIZE, b, impact=Impact.REVERIFY,
+                     inputs=[*inputs, *([StepInput(InputKind.DATASET, check.dataset)] if check.dataset else [])],
+                     reads=[engine], reason="examples/summarize.py measures ROUGE on CNN/DailyMail on the engine",
+                     settings={"gates": llmapi_steps.gate_settings(check.gates)}, capture=CAPTURE)
+    measured(steps, step, SUMMARIZE, task.task, check.gates)
 
 
 def static_runs(check: ThroughputCheck) -> int:
