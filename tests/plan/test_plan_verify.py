@@ -12,7 +12,7 @@ from compiler.diff import diff_files
 from compiler.plan.document import DocumentError, read_document
 from compiler.plan.model import Impact
 from compiler.render import render_build
-from plan.support import flag_value, plan_problems, plan_spec, text, write_spec
+from plan.support import checked, flag_value, plan_problems, plan_spec, text, write_spec
 
 ENGINE_08 = {"target": {"tensorrt_llm": "0.8.0"}, "model": {"path": "/models/llama-2-7b"},
              "limits": {"max_batch_size": 8, "max_input_len": 1024, "max_output_len": 512}}
@@ -27,6 +27,10 @@ def verify(accuracy: list[dict[str, Any]] | None = None, throughput: dict[str, A
     if throughput is not None:
         section["throughput"] = throughput
     return {"verify": section}
+
+
+def check_codes(folder: Path, *overrides: dict[str, Any]) -> list[tuple[str, str]]:
+    return [(f.code, f.message) for f in checked(write_spec(folder, *overrides)).findings]
 
 
 def steps_by_id(plan: Any) -> dict[str, Any]:
@@ -52,6 +56,51 @@ def test_the_08_engine_path_runs_mmlu_py_and_gpt_session_benchmark_with_their_fl
     assert [(m.step, m.reader, m.task) for m in plan.measures] == [("verify-mmlu", "mmlu.py", "mmlu"),
                                                                     ("verify-throughput", "gptSessionBenchmark",
                                                                      "throughput")]
+
+
+@pytest.mark.parametrize("release", ["0.8.0", "0.9.0", "0.10.0"])
+def test_cnn_dailymail_on_a_pre_1_0_engine_runs_summarize_py_with_its_flags(tmp_path: Path, release: str) -> None:
+    plan = plan_spec(tmp_path, ENGINE_08, {"target": {"tensorrt_llm": release}},
+                     verify([{"task": "cnn_dailymail", "min_score": 20, "num_samples": 50}]))
+    steps = steps_by_id(plan)
+    assert list(steps) == ["convert", "build", "verify-cnn_dailymail"]
+    # The engine takes 1024 prompt tokens, so summarize.py's 923 fits (no cap); no dataset: the release downloads
+    # ccdv/cnn_dailymail itself, so there is no finding and no --dataset_path.
+    assert text(steps["verify-cnn_dailymail"].argv) == [
+        "python3", "${EXAMPLES_DIR}/summarize.py", "--test_trt_llm", "--hf_model_dir", "${MODEL_DIR}",
+        "--engine_dir", steps["build"].output, "--eval_task", "summarize", "--max_ite", "50"]
+    assert steps["verify-cnn_dailymail"].impact is Impact.REVERIFY
+    assert [(m.step, m.reader, m.task) for m in plan.measures] == [("verify-cnn_dailymail", "summarize.py",
+                                                                     "cnn_dailymail")]
+    assert [(g.name, g.metric, g.threshold, g.unit) for g in plan.gates] == [
+        ("cnn_dailymail.min_score", "score", 20.0, "points")]
+    assert plan_problems(plan) == []
+
+
+def test_summarize_py_cuts_prompts_at_the_engines_limit_and_reads_a_given_datasets_cache(tmp_path: Path) -> None:
+    (tmp_path / "hf-datasets").mkdir()
+    plan = plan_spec(tmp_path, ENGINE_08, {"limits": {"max_input_len": 512}, "parallelism": {"tp": 2}},
+                     verify([{"task": "cnn_dailymail", "min_score": 20, "dataset": "hf-datasets"}]))
+    step = steps_by_id(plan)["verify-cnn_dailymail"]
+    argv = text(step.argv)
+    assert argv[:4] == ["mpirun", "-n", "2", "--allow-run-as-root"]
+    assert flag_value(step.argv, "--max_input_length") == "512"
+    assert flag_value(step.argv, "--dataset_path") == str(tmp_path / "hf-datasets")
+    assert "--max_ite" not in argv  # no num_samples: the script's default 20 articles
+    assert plan_problems(plan) == []
+
+
+def test_summarize_py_output_beyond_the_engines_limit_is_c117(tmp_path: Path) -> None:
+    findings = check_codes(tmp_path, ENGINE_08, {"limits": {"max_output_len": 64}},
+                           verify([{"task": "cnn_dailymail", "min_score": 20}]))
+    assert ("C117", "summarize.py generates up to 100 tokens for cnn_dailymail; limits.max_output_len is 64") in findings
+
+
+def test_cnn_dailymail_is_p108_where_summarize_py_was_not_read(tmp_path: Path) -> None:
+    findings = check_codes(tmp_path, ENGINE_08, {"target": {"tensorrt_llm": "0.11.0"}},
+                           verify([{"task": "cnn_dailymail", "min_score": 20}]))
+    assert [code for code, _ in findings] == ["P108"]
+    assert "summarize.py's flags were read at 0.8.0-0.10.x, not at 0.11.0" in findings[0][1]
 
 
 def test_a_multi_gpu_engine_runs_the_verify_tools_one_process_per_rank(tmp_path: Path) -> None:

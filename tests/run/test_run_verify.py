@@ -170,3 +170,35 @@ def test_changing_only_a_gate_reruns_only_the_verify_step(host: Host, tools: Pat
                       "--skip-doctor", "--plain")
     assert again.exit_code == 0, again.output
     assert calls(host)[4:] == ["gptSessionBenchmark"]
+
+
+def test_an_engine_build_runs_summarize_py_and_gates_its_rouge_1(host: Host, tools: Path, tmp_path: Path,
+                                                                 trtdeploy: Build, monkeypatch: pytest.MonkeyPatch) -> None:
+    (host.examples / "summarize.py").symlink_to(STANDINS / "summarize.py")
+    monkeypatch.setenv("TRTDEPLOY_STANDIN_VERSION", "0.8.0")
+    monkeypatch.setenv("TRTDEPLOY_STANDIN_SCORE", "cnn_dailymail:19.5")
+    spec, out = tmp_path / "spec.yaml", tmp_path / "out"
+    spec.write_text(f"""\
+name: tiny-verify-summarize
+model: {{path: {host.model}}}
+limits: {{max_batch_size: 4, max_input_len: 256, max_output_len: 128}}
+target: {{gpu: H100-SXM, tensorrt_llm: "0.8.0"}}
+verify:
+  accuracy:
+    - {{task: cnn_dailymail, min_score: 20, num_samples: 8}}
+""")
+    failed = trtdeploy("build", str(spec), "-o", str(out), "--skip-doctor", "--plain")
+    assert failed.exit_code == 1, failed.output
+    assert calls(host) == ["convert_checkpoint.py", "trtllm-build", "summarize.py"]
+    gate = gates(out)["cnn_dailymail.min_score"]
+    assert (gate["value"], gate["threshold"], gate["passed"]) == (19.5, 20.0, False)
+    assert gate["margin"] == pytest.approx(-0.5)
+    measured = json.loads((out / "results.json").read_text())["measured"][0]
+    assert measured["tool"] == "summarize.py" and measured["tool_version"] == "0.8.0"
+    assert measured["figures"]["rouge1"] == 19.5 and "rougeLsum" in measured["figures"]
+
+    monkeypatch.setenv("TRTDEPLOY_STANDIN_SCORE", "cnn_dailymail:21.25")
+    passed = trtdeploy("build", str(out), "--skip-doctor", "--plain", "--force", "verify-cnn_dailymail")
+    assert passed.exit_code == 0, passed.output
+    assert calls(host)[3:] == ["summarize.py"]
+    assert gates(out)["cnn_dailymail.min_score"]["margin"] == pytest.approx(1.25)
