@@ -438,9 +438,10 @@ class AccuracyGate(Strict):
         "(its score for the same task)"
     )
     dataset: PathText | None = Field(
-        None, description="a local copy of the task's dataset (MMLU's data folder, say); some tools need one"
+        None, description="a local copy of the task's dataset: mmlu.py's MMLU data folder (required), summarize.py's "
+        "Hugging Face datasets cache (else it downloads), trtllm-eval's --dataset_path"
     )
-    num_samples: Count | None = Field(None, description="evaluate this many samples only (default: the whole set)")
+    num_samples: Count | None = Field(None, description="evaluate this many samples only (default: the tool's own: the whole set; summarize.py 20 articles)")
 
 
 class ThroughputGate(Strict):

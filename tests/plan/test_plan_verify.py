@@ -245,7 +245,7 @@ def test_a_baseline_results_json_without_the_task_is_c118(tmp_path: Path) -> Non
 
 
 @pytest.mark.parametrize(("name", "verify_steps"), [
-    ("llama-7b-fp16-h100", ["verify-mmlu", "verify-throughput"]),  # 0.8.0, the engine path
+    ("llama-7b-fp16-h100", ["verify-mmlu", "verify-cnn_dailymail", "verify-throughput"]),  # 0.8.0, the engine path
     ("llama-7b-fp8-pytorch-h100", ["verify-mmlu", "verify-dataset", "verify-throughput"]),  # 1.2.0, PyTorch
 ])
 def test_the_shipped_specs_with_gates_compile_to_verify_steps_with_real_flags(name: str, verify_steps: list[str]) -> None:
