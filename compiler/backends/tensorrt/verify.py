@@ -1,7 +1,8 @@
 """The engine path's verify steps (plan half): what each release measures an engine with.
 
 From 1.0, trtllm-eval and trtllm-bench run the engine with --backend tensorrt
-(compiler/backends/llmapi_steps.py). Before, the examples' mmlu.py evaluates MMLU and the C++
+(compiler/backends/llmapi_steps.py); from 0.12, trtllm-bench throughput runs it with the flags read
+for those releases (--engine_dir, --dataset, --num_requests). Before, the examples' mmlu.py evaluates MMLU and the C++
 gptSessionBenchmark benchmarks static batches (0.8.0-0.10.0 and 0.8.0-0.9.0, the releases whose
 flags were read: compiler/catalog/tools/mmlu.py.yaml, gptSessionBenchmark.yaml). Both run one
 process per rank, so a multi-GPU engine runs them under `mpirun -n <world size>`, as the
@@ -14,7 +15,7 @@ import math
 
 from compiler.backends import llmapi_steps
 from compiler.backends.llmapi_steps import CAPTURE, Served, measured
-from compiler.backends.tensorrt import LLMAPI_ENGINE_BACKEND, MMLU, SESSION_BENCHMARK, TRTLLM_SERVE_FIRST
+from compiler.backends.tensorrt import BENCH, LLMAPI_ENGINE_BACKEND, MMLU, SESSION_BENCHMARK, TRTLLM_SERVE_FIRST
 from compiler.catalog import tools
 from compiler.decide.model import AccuracyCheck, Decided, ThroughputCheck
 from compiler.plan.argv import LAUNCH, TOOL, UPSTREAM, Argv
@@ -42,8 +43,12 @@ def plan_verify(d: Decided, steps: StepList, engine: Step, tokenizer: Arg) -> No
         return
     for check in d.verify.accuracy:
         _mmlu(d, steps, check, engine, tokenizer, inputs)
-    if d.verify.throughput is not None:
-        _session_benchmark(d, steps, d.verify.throughput, engine)
+    throughput = d.verify.throughput
+    if throughput is not None and throughput.tool == BENCH:  # 0.12 to 1.0: trtllm-bench on the engine
+        served = Served(LLMAPI_ENGINE_BACKEND, engine.output, tokenizer, inputs, (engine,), engine=True)
+        llmapi_steps.plan_throughput(d, steps, throughput, served)
+    elif throughput is not None:
+        _session_benchmark(d, steps, throughput, engine)
 
 
 def _per_rank(b: Argv, d: Decided) -> None:
