@@ -65,9 +65,12 @@ def plan_verify(d: Decided, steps: StepList, served: Served) -> None:
                          reason=f"trtllm-eval measures {check.task.task} on what is served", python=False,
                          settings=_settings(served, check.gates), capture=CAPTURE)
         measured(steps, step, EVAL, check.task.task, check.gates)
-    throughput = d.verify.throughput
-    if throughput is None:
-        return
+    if d.verify.throughput is not None:
+        plan_throughput(d, steps, d.verify.throughput, served)
+
+
+def plan_throughput(d: Decided, steps: StepList, throughput: ThroughputCheck, served: Served) -> None:
+    """trtllm-bench throughput on what is served, on the spec's dataset or one made from the workload."""
     dataset, dataset_inputs, dataset_reads = _bench_dataset(d, steps, throughput, served)
     step = steps.add("verify-throughput", BENCH, bench_argv(d, throughput, served, dataset), impact=Impact.REVERIFY,
                      inputs=[*served.inputs, *dataset_inputs], reads=[*served.reads, *dataset_reads],
@@ -167,20 +170,32 @@ def _prepare_dataset_pinned(d: Decided) -> bool:
 
 def bench_argv(d: Decided, check: ThroughputCheck, served: Served, dataset: Arg) -> Argv:
     """trtllm-bench --model M --model_path M throughput, with the workload, the deployment's settings and the report."""
+    from compiler.catalog import tools
+
     work, limits, b = check.workload, d.limits, Argv()
+    group, run = tools.surface(BENCH, d.r.release.exact), tools.surface(BENCH, d.r.release.exact, "throughput")
     b.add(TOOL, BENCH)
     # --model names the tokenizer and config (a Hugging Face folder will do), --model_path the checkpoint; an
-    # engine's are the model folder's, and the engine itself is --engine_dir.
+    # engine's are the model folder's, and the engine itself is --engine_dir. Before 1.0 the group has --model only.
     hf_folder, aspect = (served.tokenizer, LAUNCH) if served.engine else (served.model, UPSTREAM)
     b.opt(aspect, "--model", hf_folder)
-    b.opt(aspect, "--model_path", hf_folder)
+    if group.has("--model_path"):
+        b.opt(aspect, "--model_path", hf_folder)
     b.add(TOOL, "throughput")
-    b.opt(LAUNCH, "--backend", served.backend)
+    if run.has("--backend"):
+        b.opt(LAUNCH, "--backend", served.backend)
     if served.engine:
         b.opt(UPSTREAM, "--engine_dir", served.model)
     b.opt(UPSTREAM, "--dataset", dataset)
     b.opt(WORKLOAD, "--num_requests", work.num_requests)
-    b.opt(WORKLOAD, "--concurrency", work.concurrency)
+    if run.has("--concurrency"):
+        b.opt(WORKLOAD, "--concurrency", work.concurrency)
+    else:
+        b.note("verify.throughput.concurrency", f"trtllm-bench throughput of TensorRT-LLM {d.r.release.version}",
+               f"no --concurrency was read for this release: it submits every request at once and the engine's "
+               f"max_batch_size ({limits.max_batch_size}) bounds how many run together, not concurrency "
+               f"{work.concurrency}" + ("" if run.pinned else "; its flags are those 0.12.0 and 1.0 both have "
+                                        "(the releases between were not read file by file)"))
     if check.streaming:
         b.add(WORKLOAD, "--streaming")
         b.note("verify.throughput.max_ttft_ms", "trtllm-bench --streaming",
@@ -191,5 +206,6 @@ def bench_argv(d: Decided, check: ThroughputCheck, served: Served, dataset: Arg)
                             ("--kv_cache_free_gpu_mem_fraction", d.value("runtime.kv_cache_free_gpu_memory_fraction"))):
             b.opt(LAUNCH, flag, value)  # type: ignore[arg-type]
         _group(b, d, served, tp_flag="--tp", pp_flag="--pp")
-    b.opt(TOOL, "--report_json", Var(STEP_OUT, "/" + REPORT_FILE))
+    if run.has("--report_json"):
+        b.opt(TOOL, "--report_json", Var(STEP_OUT, "/" + REPORT_FILE))
     return b

@@ -23,8 +23,9 @@ _ENGINE_08 = "target: {gpu: H100-SXM, tensorrt_llm: '0.8.0'}\n"
     "verify: asks for a task, a benchmark or a dataset the release's tools do not have.",
     why="Each release measures with its own tools: trtllm-eval (its tasks are its subcommands) and trtllm-bench "
     "throughput from 1.0, on the PyTorch backend or an engine; on the 0.8-0.10 engine path the examples' mmlu.py "
-    "(MMLU), summarize.py (cnn_dailymail) and the C++ gptSessionBenchmark (tensorrt_llm/commands/eval.py, bench.py, "
-    "examples/mmlu.py, examples/summarize.py, benchmarks/cpp/gptSessionBenchmark.cpp per release). A task the tool lacks, a dataset it needs and is not "
+    "(MMLU), summarize.py (cnn_dailymail) and the C++ gptSessionBenchmark, and from 0.12 trtllm-bench throughput on "
+    "the engine with a dataset (tensorrt_llm/commands/eval.py, bench.py, bench/run/run.py, examples/mmlu.py, "
+    "examples/summarize.py, benchmarks/cpp/gptSessionBenchmark.cpp per release). A task the tool lacks, a dataset it needs and is not "
     "given, or a benchmark trtdeploy has not read the flags of would fail after the build, not before it. The "
     "verify steps run on the build host, so the deployment must fit one node.",
     bad="verify:\n  accuracy: [{task: humaneval, min_score: 70}]\n" + _PYTORCH,

@@ -14,7 +14,10 @@ tested on real sample output kept under tests/data/verify/:
   `logger.info(f'  {key} : {computed_metrics_tensorrt_llm[key]*100}')` (points; rouge1 the score); an "HF beam 0
   result" block may follow, and is not read (examples/summarize.py, compiler/catalog/tools/summarize.py.yaml).
 - trtllm-bench throughput: the PERFORMANCE OVERVIEW lines "Total Output Throughput (tokens/sec):" and, streaming,
-  "Average time-to-first-token [TTFT] (ms):" (tensorrt_llm/bench/dataclasses/reporting.py).
+  "Average time-to-first-token [TTFT] (ms):" (tensorrt_llm/bench/dataclasses/reporting.py). Before, a line of its
+  own "Token Throughput (tokens/sec):" gives the same figure, output tokens over the total latency
+  (`stats.total_output_tokens / total_latency_s`, tensorrt_llm/bench/run/run.py @ 20709ce9, 0.12.0; the 0.17.0
+  sample in docs/source/performance/perf-benchmarking.md @ 04276b44: 3000 x 128 tokens / 13.5257 s = 28390.4).
 - gptSessionBenchmark: `[BENCHMARK] batch_size %d input_length %d output_length %d latency(ms) %.2f tokensPerSec %.2f
   ...` (benchmarks/cpp/gptSessionBenchmark.cpp; "latency(ms) N/A tokensPerSec N/A" when the batch ran out of memory).
 
@@ -45,6 +48,8 @@ _BENCH = {
     "requests_per_s": re.compile(rf"Request Throughput \(req/sec\):\s*{_NUMBER}"),
     "total_latency_ms": re.compile(rf"Total Latency \(ms\):\s*{_NUMBER}"),
 }
+# The older label, anchored to its line so that 1.0's "Total Token Throughput" (input and output) never matches.
+_BENCH_OUTPUT_BEFORE_1_0 = re.compile(rf"^Token Throughput \(tokens/sec\):\s*{_NUMBER}", re.MULTILINE)
 _SESSION = re.compile(r"^\[BENCHMARK\]\s+(.*)$", re.MULTILINE)
 _SESSION_FIGURES = {"latency(ms)": "latency_ms", "tokensPerSec": "output_tokens_per_s",
                     "gpu_peak_mem(gb)": "gpu_peak_mem_gb", "generationTokensPerSec": "generation_tokens_per_s",
@@ -159,8 +164,11 @@ def _summarize_script(task: str, text: str) -> dict[str, float]:
 
 def _bench(task: str, text: str) -> dict[str, float]:
     figures = {name: float(found[-1]) for name, pattern in _BENCH.items() if (found := pattern.findall(text))}
+    if "output_tokens_per_s" not in figures and (older := _BENCH_OUTPUT_BEFORE_1_0.findall(text)):
+        figures["output_tokens_per_s"] = float(older[-1])
     if "output_tokens_per_s" not in figures:
-        raise MeasureError("no 'Total Output Throughput (tokens/sec):' line in the output")
+        raise MeasureError("no 'Total Output Throughput (tokens/sec):' (or, before 1.0, 'Token Throughput "
+                           "(tokens/sec):') line in the output")
     return figures
 
 

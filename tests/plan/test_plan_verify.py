@@ -120,6 +120,38 @@ def test_the_09_engine_path_gives_gpt_session_benchmark_no_model(tmp_path: Path)
     assert plan_problems(plan) == []
 
 
+@pytest.mark.parametrize("release", ["0.12.0", "0.15.0", "0.17.0", "0.21.0"])
+def test_a_012_to_021_engine_runs_trtllm_bench_throughput_with_the_flags_read(tmp_path: Path, release: str) -> None:
+    # tensorrt_llm/bench/run/run.py @ 20709ce9 (0.12.0): the group has --model (and --workspace), throughput
+    # --engine_dir, --dataset, --num_requests; no --backend, --model_path, --concurrency or --report_json
+    (tmp_path / "requests.jsonl").write_text("{}\n")
+    plan = plan_spec(tmp_path, ENGINE_08, {"target": {"tensorrt_llm": release}},
+                     verify(throughput={"dataset": "requests.jsonl", "concurrency": 4, "num_requests": 10,
+                                        "min_output_tokens_per_s": 300}))
+    steps = steps_by_id(plan)
+    engine = steps["build"].output
+    assert text(steps["verify-throughput"].argv) == [
+        "trtllm-bench", "--model", "${MODEL_DIR}", "throughput", "--engine_dir", engine,
+        "--dataset", str(tmp_path / "requests.jsonl"), "--num_requests", "10"]
+    assert [(m.step, m.reader) for m in plan.measures] == [("verify-throughput", "trtllm-bench")]
+    notes = [n for n in plan.decisions if n.topic == "verify.throughput.concurrency"]
+    assert notes and "max_batch_size (8)" in notes[0].reason
+    assert ("not read file by file" in notes[0].reason) is (release != "0.12.0")
+    assert plan_problems(plan) == []
+
+
+@pytest.mark.parametrize(("release", "code"), [("0.11.0", "P108"), ("0.17.0", "P109")])
+def test_what_the_pre_10_engine_benchmarks_cannot_do_is_refused(tmp_path: Path, release: str, code: str) -> None:
+    # 0.11.0: no trtllm-bench yet and gptSessionBenchmark's flags not read; 0.17.0's report prints no TTFT
+    from compiler.pipeline import check_spec
+
+    (tmp_path / "requests.jsonl").write_text("{}\n")
+    spec = write_spec(tmp_path, ENGINE_08, {"target": {"tensorrt_llm": release}},
+                      verify(throughput={"dataset": "requests.jsonl", "max_ttft_ms": 500}))
+    findings = [(f.code, f.message) for f in check_spec(spec).findings if f.code in ("P108", "P109")]
+    assert [c for c, _ in findings] == [code], findings
+
+
 def test_the_pytorch_backend_runs_trtllm_eval_and_bench_with_the_launch_settings(tmp_path: Path) -> None:
     plan = plan_spec(tmp_path, PYTORCH_12, verify([{"task": "gsm8k", "min_score": 70, "num_samples": 100}],
                                                   {"concurrency": 32, "num_requests": 256, "input_len": 128,

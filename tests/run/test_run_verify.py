@@ -202,3 +202,37 @@ verify:
     assert passed.exit_code == 0, passed.output
     assert calls(host)[3:] == ["summarize.py"]
     assert gates(out)["cnn_dailymail.min_score"]["margin"] == pytest.approx(1.25)
+
+
+@pytest.mark.parametrize("release", ["0.12.0", "0.17.0"])
+def test_a_012_to_021_engine_gates_trtllm_bench_throughput(host: Host, tmp_path: Path, trtdeploy: Build,
+                                                           monkeypatch: pytest.MonkeyPatch, release: str) -> None:
+    # trtllm-bench throughput --engine_dir on a dataset of trtllm-bench's JSON lines; the stand-in prints the
+    # release's report ("Token Throughput (tokens/sec):"), which the reader takes as output tokens per second.
+    monkeypatch.setenv("TRTDEPLOY_STANDIN_VERSION", release)
+    monkeypatch.setenv("TRTDEPLOY_STANDIN_TOKENS_PER_S", "1200")
+    dataset = tmp_path / "requests.jsonl"
+    dataset.write_text("".join(json.dumps({"task_id": i, "input_ids": [1, 2, 3, 4], "output_tokens": 64}) + "\n"
+                               for i in range(16)))
+    spec, out = tmp_path / "spec.yaml", tmp_path / "out"
+    spec.write_text(f"""\
+name: tiny-verify-bench-engine
+model: {{path: {host.model}}}
+limits: {{max_batch_size: 4, max_input_len: 256, max_output_len: 256}}
+target: {{gpu: H100-SXM, tensorrt_llm: "{release}"}}
+verify:
+  throughput: {{dataset: {dataset}, num_requests: 16, min_output_tokens_per_s: 1500}}
+""")
+    failed = trtdeploy("build", str(spec), "-o", str(out), "--skip-doctor", "--plain")
+    assert failed.exit_code == 1, failed.output
+    assert calls(host)[-1] == "trtllm-bench"
+    verdict = gates(out)["throughput.min_output_tokens_per_s"]
+    assert (verdict["value"], verdict["passed"], verdict["margin"]) == (1200.0, False, -300.0)
+    results = json.loads((out / "results.json").read_text())
+    assert [(m["tool"], m["tool_version"]) for m in results["measured"]] == [("trtllm-bench", release)]
+    assert "Token Throughput (tokens/sec):" in (out / results["measured"][0]["output"]).read_text()
+
+    monkeypatch.setenv("TRTDEPLOY_STANDIN_TOKENS_PER_S", "1600")
+    passed = trtdeploy("build", str(out), "--skip-doctor", "--plain", "--force", "verify-throughput")
+    assert passed.exit_code == 0, passed.output
+    assert gates(out)["throughput.min_output_tokens_per_s"]["margin"] == 100.0

@@ -104,9 +104,31 @@ def test_trtllm_bench_without_streaming_has_no_ttft() -> None:
     assert figures["output_tokens_per_s"] == 185.8351 and "ttft_ms" not in figures
 
 
-def test_the_older_trtllm_bench_report_is_refused_not_misread() -> None:
-    with pytest.raises(MeasureError, match="Total Output Throughput"):
-        reading("trtllm-bench-throughput-0.17.0.log", "trtllm-bench", "throughput")
+def test_the_0_17_engine_report_gives_its_token_throughput_as_output_throughput() -> None:
+    found = read_output("trtllm-bench", "throughput", read_text(DATA / "trtllm-bench-throughput-0.17.0.log"))
+    # 3000 requests x 128 output tokens over 13525.6862 ms: the "Token Throughput" line counts output tokens
+    assert found.figures["output_tokens_per_s"] == 28390.4265
+    assert found.figures["output_tokens_per_s"] == pytest.approx(3000 * 128 / 13.5256862, rel=1e-6)
+    assert found.figures["requests_per_s"] == 221.8002 and "ttft_ms" not in found.figures
+    assert found.tool_version == "0.17.0"
+
+
+def test_the_0_12_report_format_is_read() -> None:
+    # run.py @ 20709ce9 (0.12.0) logs "= STATISTICS" with tab-separated figures and the latency in seconds
+    text = ("[TensorRT-LLM] TensorRT-LLM version: 0.12.0\n[08/29/2024-10:00:00] [TRT-LLM] [I] \n"
+            "===========================================================\n= STATISTICS\n"
+            "===========================================================\nNumber of requests:\t\t256\n"
+            "Average Input Length (tokens):\t128.0\nAverage Output Length (tokens):\t128.0\n"
+            "Token Throughput (tokens/sec):\t1733.5\nRequest Throughput (req/sec):\t13.54\n"
+            "Total Latency (seconds):\t18.9\n")
+    found = read_output("trtllm-bench", "throughput", text)
+    assert found.figures["output_tokens_per_s"] == 1733.5 and found.tool_version == "0.12.0"
+
+
+def test_total_token_throughput_is_never_taken_for_output_throughput() -> None:
+    text = "Total Token Throughput (tokens/sec):                 22153.5400\n"
+    with pytest.raises(MeasureError, match="Token Throughput"):
+        read_output("trtllm-bench", "throughput", text)
 
 
 @pytest.mark.parametrize(("reader", "task"), [("trtllm-eval", "mmlu"), ("trtllm-eval", "gsm8k"),

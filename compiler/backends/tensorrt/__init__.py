@@ -512,23 +512,39 @@ MMLU_OUTPUT_TOKENS = 2
 SUMMARIZE_TASK = "cnn_dailymail"
 # trtllm-eval's and trtllm-bench's --backend for an engine, 1.0 to the removal (trtllm-eval.yaml, trtllm-bench.yaml).
 LLMAPI_ENGINE_BACKEND = "tensorrt"
+BENCH = llmapi.BENCH
+
+
+def engine_bench(r: Resolved) -> bool:
+    """Whether the release's trtllm-bench throughput runs an engine with the flags read for it (0.12 to 1.0)."""
+    return r.release.exact < TRTLLM_SERVE_FIRST and tools.surface(BENCH, r.release.exact, "throughput").has("--engine_dir")
 
 
 def verify_tools(r: Resolved) -> VerifyTools:
     """The engine path's verify tools: trtllm-eval and trtllm-bench on the engine from 1.0; before, the
-    examples' mmlu.py and the C++ gptSessionBenchmark of the releases whose flags were read."""
+    examples' mmlu.py and the C++ gptSessionBenchmark of the releases whose flags were read, and trtllm-bench
+    throughput with --engine_dir from 0.12 (tensorrt_llm/bench, compiler/catalog/tools/trtllm-bench.yaml)."""
     if r.release.exact >= TRTLLM_SERVE_FIRST:
         return llmapi.verify_tools(r, LLMAPI_ENGINE_BACKEND)
     version = r.release.version
     tasks = _example_tasks(r)
     session = tools.surface(SESSION_BENCHMARK, r.release.exact).flags
+    accuracy_why = "" if tasks else f"examples/mmlu.py's and summarize.py's flags were read at 0.8.0-0.10.x, not " \
+        f"at {version}, and trtllm-eval runs engines from 1.0"
+    if engine_bench(r):
+        return VerifyTools(
+            tasks=tasks, accuracy_why=accuracy_why, benchmark=llmapi.BENCH, benchmark_why="",
+            metrics=frozenset({"output_tokens_per_s"}),
+            metrics_why=f"trtllm-bench's report before 1.0 (0.12.0's run.py, the 0.17.0 documentation's sample) gives "
+            f"token throughput, not the time to first token, and no --streaming was read for {version}",
+            dataset_tool=None, dataset_why=f"trtllm-bench of TensorRT-LLM {version} has no prepare-dataset",
+            takes_dataset=True, static_batch=False)
     return VerifyTools(
         tasks=tasks,
-        accuracy_why="" if tasks else f"examples/mmlu.py's and summarize.py's flags were read at 0.8.0-0.10.x, not "
-        f"at {version}, and trtllm-eval runs engines from 1.0",
+        accuracy_why=accuracy_why,
         benchmark=SESSION_BENCHMARK if session else None,
         benchmark_why="" if session else f"gptSessionBenchmark's flags were read at 0.8.0 and 0.9.0, not at {version}, "
-        "and trtdeploy plans trtllm-bench from 1.0",
+        "and trtllm-bench came in 0.12",
         metrics=frozenset({"output_tokens_per_s"}),
         metrics_why="gptSessionBenchmark reports each static batch's latency and tokens per second, not the time to "
         "first token",

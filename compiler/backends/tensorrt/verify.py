@@ -1,9 +1,10 @@
 """The engine path's verify steps (plan half): what each release measures an engine with.
 
 From 1.0, trtllm-eval and trtllm-bench run the engine with --backend tensorrt
-(compiler/backends/llmapi_steps.py). Before, the examples' mmlu.py evaluates MMLU, summarize.py
-CNN/DailyMail (ROUGE), and the C++ gptSessionBenchmark benchmarks static batches (0.8.0-0.10.x,
-0.8.0-0.10.x by era and 0.8.0-0.9.0, the releases whose flags were read:
+(compiler/backends/llmapi_steps.py); from 0.12, trtllm-bench throughput runs it with the flags read
+for those releases (--engine_dir, --dataset, --num_requests). Before, the examples' mmlu.py evaluates
+MMLU, summarize.py CNN/DailyMail (ROUGE), and the C++ gptSessionBenchmark benchmarks static batches
+(0.8.0-0.10.x, 0.8.0-0.10.x by era and 0.8.0-0.9.0, the releases whose flags were read:
 compiler/catalog/tools/mmlu.py.yaml, summarize.py.yaml, gptSessionBenchmark.yaml). They run one
 process per rank, so a multi-GPU engine runs them under `mpirun -n <world size>`, as the
 examples' READMEs do.
@@ -16,6 +17,7 @@ import math
 from compiler.backends import llmapi_steps
 from compiler.backends.llmapi_steps import CAPTURE, Served, measured
 from compiler.backends.tensorrt import (
+    BENCH,
     LLMAPI_ENGINE_BACKEND,
     MMLU,
     SESSION_BENCHMARK,
@@ -40,7 +42,8 @@ VERIFY = "verify"
 
 
 def plan_verify(d: Decided, steps: StepList, engine: Step, tokenizer: Arg) -> None:
-    """The verify steps of an engine: the LLM API's tools from 1.0, mmlu.py and gptSessionBenchmark before."""
+    """The verify steps of an engine: the LLM API's tools from 1.0; before, mmlu.py and summarize.py, and
+    trtllm-bench (0.12 on) or gptSessionBenchmark (0.8-0.9)."""
     if not d.verify:
         return
     inputs = (StepInput(InputKind.STEP, engine.output, engine.id),
@@ -54,8 +57,12 @@ def plan_verify(d: Decided, steps: StepList, engine: Step, tokenizer: Arg) -> No
             _summarize(d, steps, check, engine, tokenizer, inputs)
         else:
             _mmlu(d, steps, check, engine, tokenizer, inputs)
-    if d.verify.throughput is not None:
-        _session_benchmark(d, steps, d.verify.throughput, engine)
+    throughput = d.verify.throughput
+    if throughput is not None and throughput.tool == BENCH:  # 0.12 to 1.0: trtllm-bench on the engine
+        served = Served(LLMAPI_ENGINE_BACKEND, engine.output, tokenizer, inputs, (engine,), engine=True)
+        llmapi_steps.plan_throughput(d, steps, throughput, served)
+    elif throughput is not None:
+        _session_benchmark(d, steps, throughput, engine)
 
 
 def _per_rank(b: Argv, d: Decided) -> None:
