@@ -2,8 +2,9 @@
 
 Owns comparing specs (two files, or every spec changed between a git revision and
 the working tree, following `extends`), classifying the impact from the plans'
-step fingerprints (requantize > rebuild > relaunch > none), memory per GPU before
-and after, and findings added and removed. Git is used through its own CLI.
+step fingerprints (requantize > rebuild > reverify > relaunch > none), memory per GPU
+before and after, findings added and removed, and both sides' verify gates beside what
+the spec's last build measured (its results.json). Git is used through its own CLI.
 
 The revision's side is copied out of git into a temporary folder by object id. Its
 tree is untrusted (a commit can hold `..`, `.git` or empty path components, which
@@ -29,6 +30,7 @@ from compiler.migration import Migration, migration
 from compiler.pipeline import SpecReport, check_spec, find_specs
 from compiler.decide.model import Backend
 from compiler.plan.model import Impact, Plan
+from compiler.results import margin
 
 IMPACT_COST = {
     Impact.NONE: "nothing re-runs (comments, formatting or equivalent values)",
@@ -50,6 +52,7 @@ ENGINE_SECTION_IMPACT: Mapping[str, Impact] = {
     "build": Impact.REBUILD,
     "runtime": Impact.NONE,  # the PyTorch backend's LLM-API settings: the engine path does not read them
     "launch": Impact.RELAUNCH,
+    "verify": Impact.REVERIFY,
     "name": Impact.NONE,
     "description": Impact.NONE,
     "extends": Impact.NONE,
@@ -108,6 +111,25 @@ class StepChange:
 
 
 @dataclass(frozen=True)
+class GateChange:
+    """One gate on either side of a change: its thresholds, and what the last build of the spec measured.
+
+    `measured_on` says which side's verify step produced `value`: "base", "head", "both" (the step is the
+    same on both sides), or "" when no results exist or they belong to neither plan; `passed` judges
+    `value` against this change's threshold (the base's, for a gate this change removes).
+    """
+
+    name: str
+    unit: str
+    bound: str
+    before: float | None
+    after: float | None
+    value: float | None = None
+    passed: bool | None = None
+    measured_on: str = ""
+
+
+@dataclass(frozen=True)
 class MemorySide:
     per_gpu_bytes: int
     usable_bytes: int
@@ -128,6 +150,7 @@ class SpecDiff:
     findings_removed: tuple[Finding, ...]
     via: tuple[str, ...] = field(default=())
     abstract: bool = False
+    gates: tuple[GateChange, ...] = field(default=())
     migration: Migration | None = None
 
     @property
@@ -266,8 +289,44 @@ def _finding_key(f: Finding) -> tuple[str, str, str, str]:
     return (f.code, f.severity.value, f.key, f.message)
 
 
+def _gate_changes(old: Plan | None, new: Plan | None, builds: Path | None) -> tuple[GateChange, ...]:
+    """Both sides' gates, with the figures of the spec's last build (builds/<name>/results.json) when there are."""
+    before = {g.name: g for g in old.gates} if old else {}
+    after = {g.name: g for g in new.gates} if new else {}
+    if not before and not after:
+        return ()
+    measured = _measured(new or old, builds)
+    steps = {side: {s.id: s.fingerprint for s in plan.steps} for side, plan in (("base", old), ("head", new)) if plan}
+    changes = []
+    for name in [*before, *(n for n in after if n not in before)]:
+        gate = after.get(name) or before[name]
+        result = measured.get(name)
+        sides = [side for side, prints in steps.items() if result is not None and prints.get(result[0]) == result[1]]
+        on = "both" if len(sides) == 2 else sides[0] if sides else ""
+        value = result[2] if result is not None and on else None
+        # The verdict against this change's threshold: a value measured on the base is judged again here.
+        passed = None if value is None else (margin(value, gate.threshold, gate.bound) >= 0)
+        changes.append(GateChange(name, gate.unit, gate.bound, before[name].threshold if name in before else None,
+                                  after[name].threshold if name in after else None, value, passed, on))
+    return tuple(changes)
+
+
+def _measured(plan: Plan | None, builds: Path | None) -> dict[str, tuple[str, str, float | None]]:
+    """gate name -> (step, the step's fingerprint when measured, value) from the last build's results.json."""
+    from compiler.results import ResultsError, read_results
+
+    if plan is None or builds is None:
+        return {}
+    try:
+        results = read_results(builds / plan.name / "results.json")
+    except ResultsError:
+        return {}
+    prints = {m.step: m.fingerprint for m in results.measured}
+    return {g.name: (g.step, prints.get(g.step, ""), g.value) for g in results.gates}
+
+
 def compare(old: Side | None, new: Side | None, path: str, old_path: str | None, status: Status,
-            via: tuple[str, ...] = ()) -> SpecDiff:
+            via: tuple[str, ...] = (), builds: Path | None = None) -> SpecDiff:
     changes = key_changes(old.loaded if old else None, new.loaded if new else None)
     steps: list[StepChange] = []
     if old and new and old.plan and new.plan:
@@ -292,6 +351,7 @@ def compare(old: Side | None, new: Side | None, path: str, old_path: str | None,
         findings_removed=tuple(f for k, f in before.items() if k not in after),
         via=via,
         abstract=bool(new and _abstract(new)) or bool(old and not new and _abstract(old)),
+        gates=_gate_changes(old.plan if old else None, new.plan if new else None, builds),
         migration=_migration(old, new),
     )
 
@@ -303,9 +363,9 @@ def _migration(old: Side | None, new: Side | None) -> Migration | None:
     return migration(old.report.decided, new.report.decided, old.plan, new.plan, new.report.findings)
 
 
-def diff_files(old_path: str, new_path: str) -> SpecDiff:
-    """Compare two spec files."""
-    return compare(_side(old_path), _side(new_path), new_path, old_path, Status.MODIFIED)
+def diff_files(old_path: str, new_path: str, builds: Path | None = None) -> SpecDiff:
+    """Compare two spec files; `builds` holds build folders by spec name, whose results.json the gates show."""
+    return compare(_side(old_path), _side(new_path), new_path, old_path, Status.MODIFIED, builds=builds)
 
 
 # --- git -------------------------------------------------------------------------------------
@@ -448,8 +508,9 @@ def _chain_files(side: Side, base: Path) -> set[str]:
     return files
 
 
-def diff_revision(root: Path, rev: str, paths: Iterable[str]) -> list[SpecDiff]:
-    """Every spec under `paths` that differs between `rev` and the working tree (extends followed)."""
+def diff_revision(root: Path, rev: str, paths: Iterable[str], builds: Path | None = None) -> list[SpecDiff]:
+    """Every spec under `paths` that differs between `rev` and the working tree (extends followed); `builds` holds
+    build folders by spec name, whose results.json the gates show."""
     paths = list(paths) or ["."]
     if rev.startswith("-"):
         raise GitError(f"{visible(rev)!r} is not a revision (it would be read as an option)",
@@ -464,18 +525,18 @@ def diff_revision(root: Path, rev: str, paths: Iterable[str]) -> list[SpecDiff]:
         old_files = _spec_files(old_root, rel_paths)
         new_files = _spec_files(top, rel_paths)
         renames = {new: old for new, old in _renames(top, rev, rel_paths).items() if old in old_files}
-        return _compare_trees(old_root, top, old_files, new_files, renames)
+        return _compare_trees(old_root, top, old_files, new_files, renames, builds)
 
 
 def _compare_trees(old_root: Path, new_root: Path, old_files: dict[str, Path], new_files: dict[str, Path],
-                   renames: dict[str, str]) -> list[SpecDiff]:
+                   renames: dict[str, str], builds: Path | None = None) -> list[SpecDiff]:
     diffs = []
     paired_old = set(renames.values())
     for rel, new_file in sorted(new_files.items()):
         old_rel = renames.get(rel, rel if rel in old_files else None)
         new_side = _side(str(new_file), new_root)
         if old_rel is None:
-            diffs.append(compare(None, new_side, rel, None, Status.ADDED))
+            diffs.append(compare(None, new_side, rel, None, Status.ADDED, builds=builds))
             continue
         old_side = _side(str(old_files[old_rel]), old_root)
         changed_chain = _changed_chain(old_root, new_root, new_side)
@@ -483,10 +544,10 @@ def _compare_trees(old_root: Path, new_root: Path, old_files: dict[str, Path], n
             continue
         status = Status.RENAMED if old_rel != rel else Status.MODIFIED
         via = tuple(sorted(c for c in changed_chain if c != rel))
-        diffs.append(compare(old_side, new_side, rel, old_rel, status, via))
+        diffs.append(compare(old_side, new_side, rel, old_rel, status, via, builds))
     for rel, old_file in sorted(old_files.items()):
         if rel not in new_files and rel not in paired_old:
-            diffs.append(compare(_side(str(old_file), old_root), None, rel, rel, Status.REMOVED))
+            diffs.append(compare(_side(str(old_file), old_root), None, rel, rel, Status.REMOVED, builds=builds))
     return diffs
 
 

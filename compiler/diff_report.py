@@ -11,7 +11,7 @@ import json
 from collections.abc import Sequence
 from typing import Any
 
-from compiler.diff import IMPACT_COST, REMOVED_STEP, DefaultValue, MemorySide, SpecDiff
+from compiler.diff import IMPACT_COST, REMOVED_STEP, DefaultValue, GateChange, MemorySide, SpecDiff
 from compiler.escape import html_text, markdown_code, markdown_text, visible
 from compiler.findings import Finding
 from compiler.memory import GIB
@@ -59,6 +59,23 @@ def _finding_line(f: Finding) -> str:
     return f"{f.code} {f.severity.value}: {visible(f.message)}"
 
 
+def _threshold(gate: GateChange, value: float | None) -> str:
+    return "—" if value is None else f"{'>=' if gate.bound == 'min' else '<='} {value:g} {gate.unit}"
+
+
+def _gate_thresholds(gate: GateChange) -> str:
+    if gate.before == gate.after:
+        return _threshold(gate, gate.after)
+    return f"{_threshold(gate, gate.before)} → {_threshold(gate, gate.after)}"
+
+
+def _gate_measured(gate: GateChange) -> str:
+    if gate.value is None:
+        return "not measured"
+    side = {"both": "", "base": " (by the base's steps)", "head": " (by this change's steps)"}[gate.measured_on]
+    return f"{gate.value:g} {gate.unit}{side}: {'passes' if gate.passed else 'FAILS'}"
+
+
 def render_text(diffs: Sequence[SpecDiff], colour: bool = False) -> str:
     def paint(code: str, text: str) -> str:
         return f"{code}{text}{_RESET}" if colour else text
@@ -81,6 +98,8 @@ def render_text(diffs: Sequence[SpecDiff], colour: bool = False) -> str:
             lines.append(f"  no longer runs {s.step} ({s.tool})" if s.aspects == (REMOVED_STEP,) else
                          f"  re-runs {s.step} ({s.tool}): {', '.join(s.aspects)} changed")
         lines.append(f"  memory: {_memory_text(d.memory_before, d.memory_after)}")
+        for g in d.gates:
+            lines.append(f"  gate {visible(g.name)}: {_gate_thresholds(g)}; measured {_gate_measured(g)}")
         for f in d.findings_added:
             lines.append("  " + paint(_RED, "+ " + _finding_line(f)))
         for f in d.findings_removed:
@@ -149,6 +168,11 @@ def _markdown_details(d: SpecDiff) -> list[str]:
                 if s.aspects == (REMOVED_STEP,) else f"- re-runs **{markdown_text(s.step)}** ({markdown_code(s.tool)}): "
                 f"{markdown_text(', '.join(s.aspects))} changed" for s in d.steps]
         out.append("")
+    if d.gates:
+        out += ["| verify gate | base | this change | last build measured |", "|---|---|---|---|"]
+        out += [f"| {markdown_code(g.name)} | {_threshold(g, g.before)} | {_threshold(g, g.after)} | "
+                f"{markdown_text(_gate_measured(g))} |" for g in d.gates]
+        out.append("")
     if d.findings_added or d.findings_removed:
         out += [f"- ➕ {markdown_code(f.code)} {f.severity.value}: {markdown_text(f.message)}" for f in d.findings_added]
         out += [f"- ➖ {markdown_code(f.code)} {f.severity.value}: {markdown_text(f.message)}"
@@ -207,6 +231,9 @@ def render_json(diffs: Sequence[SpecDiff]) -> str:
                 "memory": {"before": _memory_json(d.memory_before), "after": _memory_json(d.memory_after)},
                 "findings": {"added": [f.to_json() for f in d.findings_added],
                              "removed": [f.to_json() for f in d.findings_removed]},
+                "gates": [{"name": g.name, "unit": g.unit, "bound": g.bound, "before": g.before, "after": g.after,
+                           "measured": g.value, "passed": g.passed, "measured_on": g.measured_on or None}
+                          for g in d.gates],
                 "migration": _migration_json(d.migration),
             }
             for d in diffs

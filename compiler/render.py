@@ -25,6 +25,7 @@ from compiler.launchers.ranks import GPU_BINDING_ENV, RANK_ENTRYPOINT_ENV, RANK_
 from compiler.plan.document import document_text, plan_document
 from compiler.plan.steps import SMOKE_SCRIPT
 from compiler.plan.model import (
+    BENCHMARKS_DIR,
     BUILD_DIR,
     EXAMPLES_DIR,
     HOSTFILE,
@@ -45,7 +46,7 @@ if TYPE_CHECKING:
 
 TEMPLATES = Path(__file__).resolve().parent / "templates"
 # Definition order in a script preamble; BUILD_DIR first, since the others may be relative to it.
-VARIABLE_ORDER = (BUILD_DIR, MODEL_DIR, EXAMPLES_DIR, MODELOPT_DIR, HOSTFILE, STEP_OUT)
+VARIABLE_ORDER = (BUILD_DIR, MODEL_DIR, EXAMPLES_DIR, BENCHMARKS_DIR, MODELOPT_DIR, HOSTFILE, STEP_OUT)
 REQUIRED_WHAT = {MODEL_DIR: "the model folder", HOSTFILE: "a hostfile with one line per node",
                  MODELOPT_DIR: "a Model-Optimizer checkout (its examples/llm_ptq/hf_ptq.py)"}
 GENERATED = "written by `trtdeploy compile`; edits are overwritten"
@@ -139,8 +140,16 @@ def render_step(plan: Plan, step: Step) -> str:
                        f"fingerprint {step.fingerprint}", GENERATED),
         definitions=definitions([step.argv], plan.variables, {STEP_OUT: step.output}),
         exports=[f"export {name}={shlex.quote(value)}" for name, value in step.env],
-        command=command_lines(step.argv, "exec "),
+        command=step_command(step),
     )
+
+
+def step_command(step: Step) -> list[str]:
+    """The step's command: exec'd, or piped through tee into its capture file (pipefail keeps the tool's status)."""
+    if step.capture is None:
+        return command_lines(step.argv, "exec ")
+    lines = command_lines(step.argv)
+    return [*lines[:-1], f'{lines[-1]} 2>&1 | tee "${{{STEP_OUT}}}"/{single_quote(step.capture)}']
 
 
 # Each rank keeps the GPUs the scheduler set unless asked to bind (TensorRT-LLM selects rank % gpus_per_node itself).
@@ -309,7 +318,20 @@ def _view(plan: Plan, style: _Style) -> dict[str, object]:
         "decisions": [{"topic": text(d.topic), "choice": text(d.choice), "reason": text(d.reason)}
                       for d in plan.decisions],
         "findings": _findings_section(plan, style),
+        "gates": _gates_section(plan, style),
     }
+
+
+def _gates_section(plan: Plan, style: _Style) -> list[str]:
+    """The verify gates `trtdeploy build` judges after its steps (empty without verify:)."""
+    lines = [f"- {style.text(g.name)}: {g.metric} of {style.text(g.step)} {'>=' if g.bound == 'min' else '<='} "
+             f"{g.threshold:g} {g.unit} ({style.text(g.reason)})" for g in plan.gates]
+    if not plan.measures:
+        return []
+    if not lines:
+        lines = ["- no gates: the verify steps' figures are recorded in results.json"]
+    return ["", "## Verify gates", "", *lines] if style is _MARKDOWN_STYLE else ["", "verify gates:", *("  " + line
+                                                                                                   for line in lines)]
 
 
 def _findings_section(plan: Plan, style: _Style) -> list[str]:

@@ -11,7 +11,8 @@ from __future__ import annotations
 import json
 import os
 import re
-from dataclasses import dataclass, replace
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from compiler import catalog
@@ -19,6 +20,7 @@ from compiler.catalog import GpuFacts
 from compiler.findings import Finding, Location, Severity
 from compiler.load import KeyPath, LoadedSpec
 from compiler.modelconfig import ModelFacts, UnsupportedModelConfig, facts_from_hf_config
+from compiler.results import ResultsError, baseline_scores, read_results
 from compiler.spec import SpecFile
 from compiler.catalog.releases import ReleaseFacts, ReleaseNotSupported, newest_release, oldest_release, release_facts
 
@@ -39,6 +41,18 @@ class CheckpointFacts:
 
 
 @dataclass(frozen=True)
+class BaselineFile:
+    """A results.json that verify.accuracy[i].baseline names, as read at check time.
+
+    `scores` maps each task it measured to its score; None when it cannot be used (`problem` says why).
+    """
+
+    path: str
+    scores: Mapping[str, float] | None
+    problem: str = ""
+
+
+@dataclass(frozen=True)
 class Resolved:
     """A spec with every fact the rules and the planner need. Frozen; nothing downstream mutates it."""
 
@@ -56,6 +70,10 @@ class Resolved:
     build_gpu: GpuFacts
     build_gpus: int
     release: ReleaseFacts
+    # verify: local dataset paths made absolute, by dotted key ("verify.accuracy.0.dataset"), and the
+    # results.json files named as baselines, by their index in verify.accuracy.
+    verify_paths: Mapping[str, str] = field(default_factory=dict)
+    baselines: Mapping[int, BaselineFile] = field(default_factory=dict)
 
     @property
     def path(self) -> str:
@@ -217,6 +235,34 @@ def _exists(path: Path) -> bool:
         return False
 
 
+def _verify_paths(loaded: LoadedSpec, spec: SpecFile) -> dict[str, str]:
+    """Absolute paths of the datasets verify: names, by dotted key."""
+    paths: dict[str, str] = {}
+    for index, item in enumerate(spec.verify.accuracy):
+        if item.dataset is not None:
+            paths[f"verify.accuracy.{index}.dataset"] = _absolute(loaded, ("verify", "accuracy", index, "dataset"),
+                                                                  item.dataset) or item.dataset
+    throughput = spec.verify.throughput
+    if throughput is not None and throughput.dataset is not None:
+        paths["verify.throughput.dataset"] = _absolute(loaded, ("verify", "throughput", "dataset"),
+                                                       throughput.dataset) or throughput.dataset
+    return paths
+
+
+def _baselines(loaded: LoadedSpec, spec: SpecFile) -> dict[int, BaselineFile]:
+    """The results.json files verify.accuracy names as baselines, read now: decide needs their scores."""
+    files: dict[int, BaselineFile] = {}
+    for index, item in enumerate(spec.verify.accuracy):
+        if not isinstance(item.baseline, str):
+            continue
+        path = _absolute(loaded, ("verify", "accuracy", index, "baseline"), item.baseline) or item.baseline
+        try:
+            files[index] = BaselineFile(path, baseline_scores(read_results(Path(path))))
+        except ResultsError as exc:
+            files[index] = BaselineFile(path, None, str(exc))
+    return files
+
+
 def _release(loaded: LoadedSpec, written: str | None) -> tuple[ReleaseFacts | None, list[Finding]]:
     """The release's facts: as written, else the newest release known; a release not listed is a warning."""
     try:
@@ -265,5 +311,7 @@ def resolve(loaded: LoadedSpec) -> Resolution:
         build_gpu=build_gpu,
         build_gpus=spec.build.gpus or spec.target.gpus_per_node,
         release=release,
+        verify_paths=_verify_paths(loaded, spec),
+        baselines=_baselines(loaded, spec),
     )
     return Resolution(resolved, tuple(findings))

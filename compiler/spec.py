@@ -418,6 +418,59 @@ class LaunchSection(Strict):
     )
 
 
+Score = Annotated[float, Field(ge=0.0, le=100.0, allow_inf_nan=False)]
+TaskName = Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9_]{0,63}$")]
+
+
+class AccuracyGate(Strict):
+    """One accuracy task and its gates; scores are the task's own, in points (0-100)."""
+
+    task: TaskName = Field(
+        description="the task, as the release's evaluation tool names it: mmlu, gsm8k, cnn_dailymail, gpqa_diamond, "
+        "... (docs/verify.md lists them per backend and release)"
+    )
+    min_score: Score | None = Field(None, description="absolute gate: the score must be at least this")
+    max_drop: Annotated[float, Field(ge=0.0, le=100.0, allow_inf_nan=False)] | None = Field(
+        None, description="the score may be at most this many points below the baseline"
+    )
+    baseline: Score | PathText | None = Field(
+        None, description="the score max_drop counts from: a number, or the results.json of another build "
+        "(its score for the same task)"
+    )
+    dataset: PathText | None = Field(
+        None, description="a local copy of the task's dataset: mmlu.py's MMLU data folder (required), summarize.py's "
+        "Hugging Face datasets cache (else it downloads), trtllm-eval's --dataset_path"
+    )
+    num_samples: Count | None = Field(None, description="evaluate this many samples only (default: the tool's own: the whole set; summarize.py 20 articles)")
+
+
+class ThroughputGate(Strict):
+    """The benchmark workload and its gates; lengths default to the limits."""
+
+    input_len: Tokens | None = Field(None, description="tokens per prompt (default: limits.max_input_len)")
+    output_len: Tokens | None = Field(None, description="tokens generated per request (default: limits.max_output_len)")
+    concurrency: Count = Field(
+        1, description="requests in flight at once (the static batch size of a benchmark without in-flight batching)"
+    )
+    num_requests: Count = Field(64, description="requests the benchmark sends (a synthetic dataset of this size)")
+    dataset: PathText | None = Field(
+        None, description="a trtllm-bench dataset (JSON lines) to use instead of the synthetic one"
+    )
+    min_output_tokens_per_s: Annotated[float, Field(gt=0, allow_inf_nan=False)] | None = Field(
+        None, description="gate: generated tokens per second over the whole run, at least"
+    )
+    max_ttft_ms: Annotated[float, Field(gt=0, allow_inf_nan=False)] | None = Field(
+        None, description="gate: the average time to first token, in milliseconds, at most"
+    )
+
+
+class VerifySection(Strict):
+    """What a build must show before it ships: accuracy and throughput, each gate optional (docs/verify.md)."""
+
+    accuracy: list[AccuracyGate] = Field(default_factory=list, description="accuracy tasks and their gates")
+    throughput: ThroughputGate | None = Field(None, description="a throughput benchmark and its gates")
+
+
 class SpecFile(Strict):
     """One deployment spec file."""
 
@@ -444,6 +497,9 @@ class SpecFile(Strict):
         default_factory=RuntimeSection, description="LLM-API settings of the PyTorch backend (trtllm-serve --config)"
     )
     launch: LaunchSection = Field(default_factory=LaunchSection, description="how the ranks are started")
+    verify: VerifySection = Field(
+        default_factory=VerifySection, description="accuracy and throughput gates the build must pass (docs/verify.md)"
+    )
     ignore: list[RuleCode] = Field(default_factory=list, description="rule codes silenced for this spec")
     error: list[RuleCode] = Field(default_factory=list, description="rule codes raised to errors for this spec")
 

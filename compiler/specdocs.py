@@ -29,7 +29,7 @@ def _type_name(annotation: Any) -> str:
         return _type_name(args[0])
     if origin in (typing.Union, types.UnionType):
         names = [_type_name(a) for a in args if a is not type(None)]
-        return " | ".join(names) + (" (optional)" if type(None) in args else "")
+        return " \\| ".join(names) + (" (optional)" if type(None) in args else "")
     if origin is list:
         return f"list of {_type_name(args[0])}"
     if origin is dict:
@@ -45,6 +45,8 @@ def _default(info: FieldInfo) -> str:
     if info.default_factory is not None:
         value = info.default_factory()  # type: ignore[call-arg]
         return "(see below)" if isinstance(value, BaseModel) else f"`{value!r}`"
+    if info.is_required():
+        return "required"
     value = info.default
     if isinstance(value, enum.Enum):
         value = value.value
@@ -57,9 +59,10 @@ def _rows(model: type[BaseModel], prefix: str) -> list[str]:
     for name, info in model.model_fields.items():
         key = f"{prefix}{name}"
         rows.append(f"| `{key}` | {_type_name(info.annotation)} | {_default(info)} | {info.description or ''} |")
+        item = "[]" if typing.get_origin(info.annotation) is list else ""  # a list's items: key[].field
         for candidate in typing.get_args(info.annotation) or (info.annotation,):
             if isinstance(candidate, type) and issubclass(candidate, BaseModel):
-                nested.append((key, candidate))
+                nested.append((key + item, candidate))
     for key, sub in nested:
         rows += _rows(sub, f"{key}.")
     return rows

@@ -47,13 +47,14 @@ EXAMPLE_SPEC = re.compile(r"<!-- example: (\S+\.yaml) -->\n```yaml\n(.*?)```", r
 EXAMPLE_DIFF = re.compile(r"<!-- example: diff (\S+) (\S+) -->\n```text\n(.*?)```", re.S)
 
 
-def test_the_migration_example_of_backends_md_is_what_diff_prints(monkeypatch: pytest.MonkeyPatch,
-                                                                   tmp_path: Path) -> None:
+@pytest.mark.parametrize("doc", ["backends.md", "verify.md"])
+def test_the_worked_diff_example_of_a_doc_is_what_diff_prints(monkeypatch: pytest.MonkeyPatch, tmp_path: Path,
+                                                              doc: str) -> None:
     from click.testing import CliRunner
 
     from compiler.cli import cli
 
-    text = snapshot("backends.md")
+    text = snapshot(doc)
     specs = dict(EXAMPLE_SPEC.findall(text))
     [(old, new, printed)] = EXAMPLE_DIFF.findall(text)
     assert {old, new} <= set(specs)
@@ -61,4 +62,41 @@ def test_the_migration_example_of_backends_md_is_what_diff_prints(monkeypatch: p
         (tmp_path / name).write_text(body, encoding="utf-8")
     monkeypatch.chdir(tmp_path)
     result = CliRunner().invoke(cli, ["diff", old, new])
-    assert result.exit_code == 0 and result.output == printed, "docs/backends.md: rerun the example's diff"
+    assert result.exit_code == 0 and result.output == printed, f"docs/{doc}: rerun the example's diff"
+
+
+VERIFY_TABLE = re.compile(r"<!-- verify-tools-table -->\n(.*?)\n\n", re.S)
+
+
+def verify_tools_rows() -> list[str]:
+    """The table of docs/verify.md as decide has it: per backend, the releases with the same verify tools."""
+    from types import SimpleNamespace
+
+    from compiler.backends import pytorch, tensorrt
+    from compiler.catalog.releases import known_releases, release_facts
+
+    rows: list[str] = []
+    for module, backend in ((tensorrt, "engine"), (pytorch, "pytorch")):
+        groups: list[tuple[tuple[str, ...], list[str]]] = []
+        for release in known_releases():
+            found = module.verify_tools(SimpleNamespace(release=release_facts(release.version)))
+            by_tool: dict[str, list[str]] = {}
+            for task in sorted(found.tasks.values(), key=lambda t: (t.tool, t.task)):
+                by_tool.setdefault(task.tool, []).append(task.task)
+            tasks = "; ".join(f"{tool}: {', '.join(names)}" for tool, names in sorted(by_tool.items())) or "—"
+            bench = found.benchmark
+            row = (backend, tasks, bench or "—", (found.dataset_tool or "—") if bench else "—",
+                   ", ".join(sorted(found.metrics)) if bench else "—")
+            if groups and groups[-1][0] == row:
+                groups[-1][1].append(str(release.version))
+            else:
+                groups.append((row, [str(release.version)]))
+        for row, versions in groups:
+            span = versions[0] if len(versions) == 1 else f"{versions[0]} – {versions[-1]}"
+            rows.append(f"| {span} | " + " | ".join(row) + " |")
+    return rows
+
+
+def test_the_verify_tools_table_of_verify_md_is_what_decide_plans() -> None:
+    [table] = VERIFY_TABLE.findall(snapshot("verify.md"))
+    assert table.splitlines()[2:] == verify_tools_rows(), "docs/verify.md: the verify tools table is stale"

@@ -17,7 +17,7 @@ import importlib
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Protocol
 
-from compiler.decide.model import Backend, Calibration, Limits, Route, Setting
+from compiler.decide.model import Backend, Calibration, Limits, Route, Setting, VerifyTools
 from compiler.findings import Finding, draft
 from compiler.resolve import Resolved
 from compiler.spec import KvCacheDtype, Launcher, QuantFormat
@@ -44,6 +44,9 @@ class BackendModule(Protocol):
     def settings(self, r: Resolved, fmt: QuantFormat, kv: KvCacheDtype, route: Route,
                  limits: Limits) -> Mapping[str, Setting[object]]:
         """Every tool-facing setting, decided: plugins, runtime options, by spec key."""
+
+    def verify_tools(self, r: Resolved) -> VerifyTools:
+        """What this backend measures accuracy and throughput with in the spec's release (verify:)."""
 
     def gaps(self, d: Decided) -> list[Finding]:
         """Drafts (with their rule code) of what the spec asks for that this backend's tools cannot express."""

@@ -24,8 +24,10 @@ if TYPE_CHECKING:
     from compiler.plan.model import Plan
     from compiler.run.doctor import HostNeeds
     from compiler.run.plandoc import BuildPlan
+    from compiler.results import Results
     from compiler.run.runner import BuildResult, Decision, Selection
     from compiler.run.state import StepState
+    from compiler.run.verify import Verdict
 
 HASH_NOTICE_BYTES = 256 << 20
 TARGET_MISSING = "B100"
@@ -176,6 +178,7 @@ def _build(target: str, output: str | None, selection: Selection, plain: bool, s
     from compiler.run.progress import make_reporter
     from compiler.run.runner import Runner, decide
     from compiler.run.store import Store
+    from compiler.run.verify import evaluate, write_results
 
     root, files = _build_target(target, output)
     # The folder is written and built under one hold of its lock: no other compile or build can slip in between.
@@ -198,8 +201,13 @@ def _build(target: str, output: str | None, selection: Selection, plain: bool, s
             _preflight_doctor(plan, decisions)
         runner = Runner(plan, store, cache, make_reporter(plain))
         result = runner.run(decisions)
+        verdict = evaluate(plan, store)
+        if verdict is not None:
+            write_results(plan.root, verdict.results)
     _echo_findings(runner.notes)
     _report_result(plan, result)
+    if verdict is not None:
+        _report_verify(plan, verdict)
 
 
 def _hash_notice(path: str, size: int) -> None:
@@ -243,6 +251,30 @@ def _report_result(plan: BuildPlan, result: BuildResult) -> None:
     resume = f": the {done} finished step{'s' if done != 1 else ''} before it will be skipped" if done else ""
     raise BuildError(STEP_FAILED, f"step {failure.step.id} failed ({failure.why}); full log: {failure.log}{kept}",
                      f"fix the cause and run `trtdeploy build {plan.root}` again{resume}")
+
+
+def _report_verify(plan: BuildPlan, verdict: Verdict) -> None:
+    """The gates' table; B212 for outputs without a result and B211 for each failed gate, then exit 1."""
+    from compiler.results import RESULTS_FILE
+    from compiler.run.errors import BuildError
+    from compiler.run.verify import gate_failures
+
+    _echo_results(verdict.results)
+    where = plan.root / RESULTS_FILE
+    problems = [*verdict.unreadable, *gate_failures(verdict.results, where)]
+    if problems:
+        raise BuildError.of(problems)
+
+
+def _echo_results(results: Results) -> None:
+    from compiler.escape import visible
+    from compiler.run.verify import gate_table, missing_lines, summary
+
+    click.echo(summary(results))
+    for line in gate_table(results) if results.gates else ():
+        click.echo("  " + visible(line))
+    for line in missing_lines(results):
+        click.echo(visible(line))
 
 
 @contextmanager
@@ -355,9 +387,14 @@ def status(build_dir: str, fmt: str, verify: bool) -> None:
         changed = _changed_files(plan, states)
         _echo_findings(changed)
         notes += changed
+        results, results_problem = _read_results(plan)
+        if results_problem is not None:
+            _echo_findings([results_problem])
+            notes.append(results_problem)
     if fmt == "json":
         click.echo(json.dumps({"build_dir": str(plan.root), "steps": [_state_json(s) for s in states],
-                               "findings": [f.to_json() for f in notes]}, indent=2))
+                               "findings": [f.to_json() for f in notes],
+                               "results": results.model_dump(mode="json") if results else None}, indent=2))
         return
     counts = {k: sum(s.state.value == k for s in states) for k in ("done", "stale", "missing")}
     click.echo(f"{plan.root}: {len(states)} steps: " + ", ".join(f"{n} {k}" for k, n in counts.items() if n))
@@ -365,6 +402,23 @@ def status(build_dir: str, fmt: str, verify: bool) -> None:
     out_width = max((len(s.step.output) for s in states), default=0)
     for s in states:
         click.echo(f"{s.state.value:<8} {s.step.index:02d} {s.step.id:<{width}}  {s.step.output:<{out_width}}  {s.reason}")
+    if results is not None:
+        _echo_results(results)
+
+
+def _read_results(plan: BuildPlan) -> tuple[Results | None, Finding | None]:
+    """DIR/results.json when the last build wrote one; a warning (B212) when it is there and cannot be read."""
+    from compiler.findings import Severity
+    from compiler.results import RESULTS_FILE, ResultsError, read_results
+    from compiler.run.errors import problem
+
+    path = plan.root / RESULTS_FILE
+    if not path.exists():
+        return None, None
+    try:
+        return read_results(path), None
+    except ResultsError as exc:
+        return None, problem("B212", str(exc), "run `trtdeploy build` again to rewrite it", severity=Severity.WARNING)
 
 
 def _changed_files(plan: BuildPlan, states: list[StepState]) -> list[Finding]:

@@ -14,12 +14,15 @@ import click
 @click.option("--base", "base", metavar="REV", help="Compare every spec under PATH... between REV and the working tree.")
 @click.option("--format", "fmt", type=click.Choice(["text", "markdown", "json"]), default="text", show_default=True)
 @click.option("--color/--no-color", "colour", default=None, help="Colour the text output (default: when a terminal).")
-def diff(paths: tuple[str, ...], base: str | None, fmt: str, colour: bool | None) -> None:
+@click.option("--builds", "builds", metavar="DIR", default="build", show_default=True,
+              help="Folder of build folders by spec name; their results.json are shown beside the verify gates.")
+def diff(paths: tuple[str, ...], base: str | None, fmt: str, colour: bool | None, builds: str) -> None:
     """Compare two spec files (OLD NEW), or with --base REV every spec changed since REV.
 
-    Reports the keys that changed, the impact (requantize, rebuild, relaunch or none),
-    memory per GPU before and after, and findings added or removed. Exits 0 when
-    nothing got worse, 1 when the change introduces an error finding.
+    Reports the keys that changed, the impact (requantize, rebuild, reverify, relaunch or
+    none), memory per GPU before and after, findings added or removed, and both sides'
+    verify gates with what the spec's last build measured. Exits 0 when nothing got
+    worse, 1 when the change introduces an error finding.
     """
     from compiler.diff import GitError, diff_files, diff_revision
     from compiler.diff_report import render_json, render_markdown, render_text
@@ -34,10 +37,10 @@ def diff(paths: tuple[str, ...], base: str | None, fmt: str, colour: bool | None
                 raise click.UsageError(f"no such spec file: {visible(path)}")
             if not os.access(path, os.R_OK):  # else an unreadable OLD would look like a fixed spec
                 raise click.UsageError(f"cannot read the spec file {visible(path)}: permission denied")
-        diffs = [diff_files(paths[0], paths[1])]
+        diffs = [diff_files(paths[0], paths[1], Path(builds))]
     else:
         try:
-            diffs = diff_revision(Path.cwd(), base, paths)
+            diffs = diff_revision(Path.cwd(), base, paths, Path(builds))
         except GitError as exc:
             click.echo(f"trtdeploy: git: {visible(str(exc))}", err=True)
             click.echo(f"  help: {exc.hint}", err=True)

@@ -3,7 +3,7 @@
 The backend, the quantization format behind `auto`, the KV-cache dtype behind `auto`,
 the route (which tools run, who calibrates, who quantizes the KV cache), the
 calibration, the limits, the tool-facing settings with the release's defaults, the
-topology, and the gaps (what no plan can express, as drafts of findings). The rules
+topology, the verify plan (tasks and their tools, the workload, thresholds), and the gaps (what no plan can express, as drafts of findings). The rules
 check these; the backends and launchers emit them; nothing decides again.
 Pure and cheap: `check` decides every spec it reads.
 """
@@ -17,6 +17,7 @@ from compiler.backends import BackendModule, backend_module
 from compiler.backends import pytorch, tensorrt
 from compiler.catalog import pytorch_backend
 from compiler.decide.limits import decide_limits
+from compiler.decide.verify import decide_verify
 from compiler.decide.model import (
     Backend,
     Calibration,
@@ -41,14 +42,16 @@ def decide(r: Resolved) -> Decided:
     module = backend_module(backend.value)
     route = module.route(r, fmt.value, kv.value)
     limits = decide_limits(r)
+    topology = _topology(r)
+    verify, verify_gaps = decide_verify(r, module.verify_tools(r), limits, topology)
     decided = Decided(
         resolved=r, backend=backend, format=fmt, kv_cache=kv, route=route,
-        calibration=_calibration(r, route, module), limits=limits, topology=_topology(r),
+        calibration=_calibration(r, route, module), limits=limits, topology=topology,
         settings=module.settings(r, fmt.value, kv.value, route, limits),
-        notes=tuple(_notes(backend, fmt, route)),
+        notes=tuple(_notes(backend, fmt, route)), verify=verify,
     )
     launcher = launcher_module(r.spec.launch.launcher)
-    return replace(decided, gaps=(*module.gaps(decided), *launcher.gaps(decided)),
+    return replace(decided, gaps=(*module.gaps(decided), *launcher.gaps(decided), *verify_gaps),
                    notes=(*decided.notes, *launcher.notes(decided)))
 
 

@@ -157,6 +157,118 @@ class Note:
     reason: str
 
 
+class Bound(str, enum.Enum):
+    """Which side of its threshold a measured value must be on."""
+
+    MIN = "min"  # at least the threshold
+    MAX = "max"  # at most the threshold
+
+
+@dataclass(frozen=True)
+class Gate:
+    """One gate: a metric a verify step measures, and the threshold it must meet.
+
+    `name` is what results.json and the tables call it (`mmlu.min_score`), `key` the spec key
+    it comes from, `reason` how the threshold was reached (a baseline minus max_drop, say).
+    """
+
+    name: str
+    key: str
+    metric: str
+    bound: Bound
+    threshold: float
+    unit: str
+    reason: str
+
+
+@dataclass(frozen=True)
+class TaskTool:
+    """How a release's evaluation tool runs one accuracy task.
+
+    `dataset` is "required" (the tool has no usable default) or "optional" (it downloads one);
+    `max_output_len` is how many tokens the task generates per prompt, `max_input_len` how long
+    the tool lets a prompt be by default (None: the engine's limit cuts them).
+    """
+
+    task: str
+    tool: str
+    dataset: str
+    max_output_len: int
+    max_input_len: int | None
+    source: str
+    sampled: bool = True  # the tool can evaluate a number of samples only
+
+
+@dataclass(frozen=True)
+class VerifyTools:
+    """What a backend measures with in one release: its evaluation tool's tasks, its benchmark and its metrics.
+
+    A tool that is None has a reason in `*_why` (the release has none, or its flags were not read).
+    `dataset_tool` makes the benchmark's synthetic dataset (None: the spec must give one).
+    """
+
+    tasks: Mapping[str, TaskTool]
+    accuracy_why: str
+    benchmark: str | None
+    benchmark_why: str
+    metrics: frozenset[str]
+    metrics_why: str
+    dataset_tool: str | None
+    dataset_why: str
+    takes_dataset: bool  # False: the benchmark makes its own random prompts
+    static_batch: bool  # the benchmark runs fixed batches of `concurrency` (no in-flight batching)
+
+
+@dataclass(frozen=True)
+class AccuracyCheck:
+    """One accuracy task the build runs, with its gates (`index`: its place in verify.accuracy)."""
+
+    index: int
+    task: TaskTool
+    dataset: str | None
+    num_samples: int | None
+    gates: tuple[Gate, ...]
+
+
+@dataclass(frozen=True)
+class Workload:
+    """The benchmark's requests: lengths from the limits unless the spec gives them."""
+
+    input_len: int
+    output_len: int
+    concurrency: int
+    num_requests: int
+    dataset: str | None
+    lengths_from_limits: bool
+
+
+@dataclass(frozen=True)
+class ThroughputCheck:
+    """The benchmark the build runs, its workload and gates; `streaming` when a gate needs per-token timing."""
+
+    tool: str
+    dataset_tool: str | None
+    workload: Workload
+    gates: tuple[Gate, ...]
+    streaming: bool
+    static_batch: bool
+
+
+@dataclass(frozen=True)
+class VerifyPlan:
+    """Every check verify: asks for, decided: tasks with their tools, the workload, thresholds."""
+
+    accuracy: tuple[AccuracyCheck, ...] = ()
+    throughput: ThroughputCheck | None = None
+
+    @property
+    def gates(self) -> tuple[Gate, ...]:
+        return (*(g for check in self.accuracy for g in check.gates), *(self.throughput.gates if self.throughput else ()))
+
+    def __bool__(self) -> bool:
+        return bool(self.accuracy) or self.throughput is not None
+
+
 @dataclass(frozen=True)
 class Decided:
     """A resolved spec with every decision made.
@@ -177,6 +289,7 @@ class Decided:
     settings: Mapping[str, Setting[object]]
     notes: tuple[Note, ...] = ()
     gaps: tuple[Finding, ...] = field(default=())
+    verify: VerifyPlan = field(default_factory=VerifyPlan)
 
     @property
     def r(self) -> Resolved:

@@ -14,7 +14,8 @@ the line and column of plan.json where it was written:
 - B105: a step id that is not a safe name, or that two steps share;
 - B106: an output that is not the step's own single `store/<id>-<hex>` folder, or that
   another step also writes;
-- B107: depends_on naming a step that is not earlier, or a step input not read from it;
+- B107: depends_on naming a step that is not earlier, or a step input not read from it; a
+  verify measure or gate naming a step the plan does not measure;
 - B108: a script that is not `steps/NN-<id>.sh`.
 
 Every field the planner writes is required; a change of shape is a new schema_version.
@@ -43,6 +44,7 @@ HEX = r"^[0-9a-f]{1,128}$"
 SHA256 = r"^[0-9a-f]{64}$"
 ENV_NAME = r"^[A-Za-z_][A-Za-z0-9_]{0,127}$"
 RULE_CODE = r"^[A-Z][0-9]{3}$"
+FILE_NAME = r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$"
 
 BAD_JSON = "B102"
 BAD_VERSION = "B103"
@@ -81,7 +83,7 @@ class Release(DocumentModel):
 class StepInputDocument(DocumentModel):
     """Something a step reads: model, calibration and checkpoint files are digested into its run key."""
 
-    kind: Literal["model", "calibration", "checkpoint", "step"]
+    kind: Literal["model", "calibration", "checkpoint", "dataset", "step"]
     path: str = Field(min_length=1, description="May hold ${MODEL_DIR}, ${EXAMPLES_DIR} or ${BUILD_DIR}.")
     step: StepId | None = Field(default=None, description="For kind step: the step whose output this is.")
 
@@ -105,6 +107,8 @@ class StepDocument(DocumentModel):
         default=None, description="sha256 of the script compile wrote; the runner refuses to run an edited one.")
     impact: Literal["requantize", "rebuild", "reverify", "relaunch", "none"] = Field(
         description="What re-running this step costs in review.")
+    capture: Annotated[str, Field(pattern=FILE_NAME)] | None = Field(
+        default=None, description="A file of the step's output that receives what its tool prints (verify steps).")
 
 
 class LaunchDocument(DocumentModel):
@@ -171,6 +175,35 @@ class VariableDocument(DocumentModel):
     default: str | None = None
 
 
+class MeasureDocument(DocumentModel):
+    """A verify step's result: `reader` parses the file `file` of its output (compiler/run/measure.py)."""
+
+    step: StepId
+    tool: str = Field(min_length=1)
+    reader: Literal["trtllm-eval", "mmlu.py", "summarize.py", "trtllm-bench", "gptSessionBenchmark"]
+    task: str = Field(min_length=1, description="The accuracy task, or throughput.")
+    file: Annotated[str, Field(pattern=FILE_NAME)]
+
+
+class GateDocument(DocumentModel):
+    """A gate: the figure `metric` of what `step` measured must be at least (min) or at most (max) `threshold`."""
+
+    name: str = Field(min_length=1)
+    step: StepId
+    metric: Literal["score", "output_tokens_per_s", "ttft_ms"]
+    bound: Literal["min", "max"]
+    threshold: float
+    unit: str
+    reason: str = ""
+
+
+class VerifyDocument(DocumentModel):
+    """The build's verify steps and gates; `trtdeploy build` writes their verdicts into results.json."""
+
+    measures: tuple[MeasureDocument, ...]
+    gates: tuple[GateDocument, ...] = ()
+
+
 class PlanDocument(DocumentModel):
     """plan.json: the build folder's lock, and the runner's only input."""
 
@@ -189,6 +222,7 @@ class PlanDocument(DocumentModel):
     variables: dict[EnvName, VariableDocument] = Field(default_factory=dict)
     steps: tuple[StepDocument, ...]
     launch: LaunchDocument | None = None
+    verify: VerifyDocument | None = Field(default=None, description="Verify steps and gates (the spec's verify:).")
 
 
 # ---------------------------------------------------------------- the writer
@@ -355,6 +389,22 @@ def check_document(document: PlanDocument) -> Iterator[Problem]:
         yield from _check_dependencies(step, at, document.steps[:index])
         if step.script is not None and not step.script.endswith(f"-{step.id}.sh"):
             yield Problem(BAD_SCRIPT, (*at, "script"), f"step {step.id}: script {step.script!r} is not steps/NN-{step.id}.sh")
+    if document.verify is not None:
+        yield from _check_verify(document.verify, set(first_index))
+
+
+def _check_verify(verify: VerifyDocument, steps: set[str]) -> Iterator[Problem]:
+    """Every measure reads a step of the plan, and every gate a measured step."""
+    measured = set()
+    for index, measure in enumerate(verify.measures):
+        if measure.step not in steps:
+            yield Problem(BAD_DEPENDENCY, ("verify", "measures", index, "step"),
+                          f"verify.measures[{index}] reads step {measure.step!r}, which the plan does not have")
+        measured.add(measure.step)
+    for index, gate in enumerate(verify.gates):
+        if gate.step not in measured:
+            yield Problem(BAD_DEPENDENCY, ("verify", "gates", index, "step"),
+                          f"verify.gates[{index}] ({gate.name}) gates step {gate.step!r}, which nothing measures")
 
 
 def _check_output(step: StepDocument, at: JsonPath, writer: dict[str, str]) -> Iterator[Problem]:

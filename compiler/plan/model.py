@@ -43,6 +43,7 @@ STEP_OUT = "STEP_OUT"              # set by the runner to a temporary folder, re
 BUILD_DIR = "BUILD_DIR"            # the build folder (the scripts' working directory)
 HOSTFILE = "HOSTFILE"              # $TRTDEPLOY_HOSTFILE, else launch/hostfile (multi-node mpirun)
 MODELOPT_DIR = "MODELOPT_DIR"      # $TRTDEPLOY_MODELOPT_DIR, else build.modelopt_dir: a Model-Optimizer checkout
+BENCHMARKS_DIR = "BENCHMARKS_DIR"  # $TRTDEPLOY_BENCHMARKS_DIR, else the release container's benchmarks folder
 
 # The environment variable that overrides each script variable at run time (BUILD_DIR is always $PWD).
 VARIABLE_ENV: Mapping[str, str] = {
@@ -51,6 +52,7 @@ VARIABLE_ENV: Mapping[str, str] = {
     STEP_OUT: "STEP_OUT",
     HOSTFILE: "TRTDEPLOY_HOSTFILE",
     MODELOPT_DIR: "TRTDEPLOY_MODELOPT_DIR",
+    BENCHMARKS_DIR: "TRTDEPLOY_BENCHMARKS_DIR",
 }
 
 
@@ -72,6 +74,7 @@ class InputKind(str, enum.Enum):
     MODEL = "model"
     CALIBRATION = "calibration"
     CHECKPOINT = "checkpoint"
+    DATASET = "dataset"
     STEP = "step"
 
 
@@ -92,7 +95,8 @@ class Step:
     """One process of the build, with everything that determines its output hashed into `fingerprint`.
 
     `aspects` are per-aspect hashes (e.g. quant_inputs, build_args) that `diff` uses to
-    say why a step re-runs.
+    say why a step re-runs. `capture` names the file of the step's output that receives what
+    the tool prints (stdout and stderr), for a tool whose result is only printed.
     """
 
     id: str
@@ -107,6 +111,7 @@ class Step:
     reason: str
     env: tuple[tuple[str, str], ...] = ()
     script: str | None = None
+    capture: str | None = None
 
     def to_json(self) -> dict[str, object]:
         return {
@@ -122,7 +127,39 @@ class Step:
             "reason": self.reason,
             "env": dict(self.env),
             "script": self.script,
+            "capture": self.capture,
         }
+
+
+@dataclass(frozen=True)
+class Measure:
+    """What a verify step measures and how the runner reads it: `reader` parses the file `file` of its output."""
+
+    step: str
+    tool: str
+    reader: str
+    task: str
+    file: str
+
+    def to_json(self) -> dict[str, object]:
+        return {"step": self.step, "tool": self.tool, "reader": self.reader, "task": self.task, "file": self.file}
+
+
+@dataclass(frozen=True)
+class PlanGate:
+    """A gate as the runner evaluates it: `metric` of the figures `step` measured, against `threshold`."""
+
+    name: str
+    step: str
+    metric: str
+    bound: str
+    threshold: float
+    unit: str
+    reason: str
+
+    def to_json(self) -> dict[str, object]:
+        return {"name": self.name, "step": self.step, "metric": self.metric, "bound": self.bound,
+                "threshold": self.threshold, "unit": self.unit, "reason": self.reason}
 
 
 @dataclass(frozen=True)
@@ -194,6 +231,8 @@ class Plan:
     decisions: tuple[Decision, ...]
     findings: tuple[Finding, ...] = field(default=())
     variables: Mapping[str, str | None] = field(default_factory=dict)
+    measures: tuple[Measure, ...] = ()
+    gates: tuple[PlanGate, ...] = ()
 
     def step(self, step_id: str) -> Step:
         for s in self.steps:
@@ -209,6 +248,8 @@ class Plan:
             variables={name: {"env": VARIABLE_ENV.get(name), "default": default}
                        for name, default in sorted(self.variables.items())},
             steps=[s.to_json() for s in self.steps], launch=self.launch.to_json(),
+            verify={"measures": [m.to_json() for m in self.measures], "gates": [g.to_json() for g in self.gates]}
+            if self.measures else None,
         )
 
 
@@ -216,7 +257,8 @@ def plan_shape(*, name: str | None, spec: str, backend: str | None, release: str
                findings: Sequence[Finding], resolved: Mapping[str, object] | None = None,
                memory: Mapping[str, object] | None = None, decisions: Sequence[object] = (),
                variables: Mapping[str, object] | None = None, steps: Sequence[object] = (),
-               launch: Mapping[str, object] | None = None) -> dict[str, object]:
+               launch: Mapping[str, object] | None = None,
+               verify: Mapping[str, object] | None = None) -> dict[str, object]:
     """A plan's JSON form; a spec that cannot be planned has the same keys, with its findings and no steps."""
     return {
         "schema_version": PLAN_SCHEMA_VERSION,
@@ -231,6 +273,7 @@ def plan_shape(*, name: str | None, spec: str, backend: str | None, release: str
         "variables": dict(variables or {}),
         "steps": list(steps),
         "launch": launch,
+        "verify": verify,
     }
 
 

@@ -18,7 +18,17 @@ from compiler.catalog import llm_api
 from compiler.decide.model import Backend, Decided, Note, Origin
 from compiler.findings import Finding
 from compiler.launchers import launcher_module
-from compiler.plan.model import EXAMPLES_DIR, HOSTFILE, MODEL_DIR, Decision, Launch, Plan, Step, Var
+from compiler.plan.model import (
+    BENCHMARKS_DIR,
+    EXAMPLES_DIR,
+    HOSTFILE,
+    MODEL_DIR,
+    Decision,
+    Launch,
+    Plan,
+    Step,
+    Var,
+)
 from compiler.plan.steps import StepList
 from compiler.plan.toolcheck import PlanBug, check_plan
 
@@ -46,7 +56,10 @@ def _variables(d: Decided, steps: Sequence[Step], launch: Launch, examples: str)
     """Defaults of the script variables in use; None means the variable must come from the environment."""
     used = {a.name for argv in [*(s.argv for s in steps), launch.argv, launch.rank_argv] for a in argv
             if isinstance(a, Var)}
-    defaults: dict[str, str | None] = {MODEL_DIR: d.r.model_dir, EXAMPLES_DIR: examples, HOSTFILE: launch.hostfile}
+    from compiler.backends.tensorrt.steps import CONTAINER_BENCHMARKS_DIR
+
+    defaults: dict[str, str | None] = {MODEL_DIR: d.r.model_dir, EXAMPLES_DIR: examples, HOSTFILE: launch.hostfile,
+                                       BENCHMARKS_DIR: CONTAINER_BENCHMARKS_DIR}
     return {name: value for name, value in defaults.items() if name in used}
 
 
@@ -93,7 +106,8 @@ def make_plan(d: Decided, findings: Sequence[Finding] = ()) -> Plan:
         resolved=resolved_summary(d, examples), steps=tuple(steps.steps),
         launch=launch, memory=serving_estimate(d),
         decisions=tuple(Decision(n.topic, n.choice, n.reason) for n in notes), findings=tuple(findings),
-        variables=_variables(d, steps.steps, launch, examples),
+        variables=_variables(d, steps.steps, launch, examples), measures=tuple(steps.measures),
+        gates=tuple(steps.gates),
     )
     _check_against_the_release(d, plan)
     return plan

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 
 from compiler.decide.model import Decided, Note
 from compiler.plan.argv import TOOL, UPSTREAM, Argv
-from compiler.plan.model import Arg, Impact, InputKind, Step, StepInput, args_text, fingerprint
+from compiler.plan.model import Arg, Impact, InputKind, Measure, PlanGate, Step, StepInput, args_text, fingerprint
 
 # trtdeploy's smoke client of a server (templates/launch/smoke.py.j2), a launch file for `entrypoint: run`.
 SMOKE_SCRIPT = "launch/smoke.py"
@@ -52,18 +52,25 @@ class RankProgram:
 
 @dataclass
 class StepList:
-    """Steps planned so far, in order, with the notes taken on the way."""
+    """Steps planned so far, in order, with the notes taken on the way, and what the verify steps measure."""
 
     d: Decided
     steps: list[Step] = field(default_factory=list)
     notes: list[Note] = field(default_factory=list)
+    measures: list[Measure] = field(default_factory=list)
+    gates: list[PlanGate] = field(default_factory=list)
 
     def add(self, step_id: str, tool: str, built: Argv, *, impact: Impact, inputs: Sequence[StepInput],
             reads: Sequence[Step], reason: str, python: bool = True,
-            extra: Mapping[str, object] | None = None) -> Step:
+            extra: Mapping[str, object] | None = None, settings: Mapping[str, object] | None = None,
+            capture: str | None = None) -> Step:
+        """Fingerprint and append a step. `extra` is what else its output depends on (hashed with the tool);
+        `settings` are inputs that are not arguments, each hashed as an aspect of its own (a verify step's gates,
+        its LLM-API options), so `diff` can name them; `capture` keeps what the tool prints in that output file."""
         self.notes += built.notes
         step = _make_step(self.d, len(self.steps) + 1, step_id, tool, built, impact=impact, inputs=inputs,
-                          reads=reads, reason=reason, env=PYTHON_ENV if python else (), extra=extra or {})
+                          reads=reads, reason=reason, env=PYTHON_ENV if python else (), extra=extra or {},
+                          settings=settings or {}, capture=capture)
         self.steps.append(step)
         return step
 
@@ -80,17 +87,20 @@ def _placeholders(args: Sequence[Arg], inputs: Sequence[StepInput]) -> list[str]
 
 def _make_step(d: Decided, index: int, step_id: str, tool: str, built: Argv, *, impact: Impact,
                inputs: Sequence[StepInput], reads: Sequence[Step], reason: str,
-               env: tuple[tuple[str, str], ...], extra: Mapping[str, object]) -> Step:
+               env: tuple[tuple[str, str], ...], extra: Mapping[str, object], settings: Mapping[str, object],
+               capture: str | None) -> Step:
     identity = (tool, d.r.release.version)
     upstream = [s.fingerprint for s in reads]
     grouped = {aspect: _placeholders(args, inputs) for aspect, args in built.by_aspect().items()}
     aspects = {aspect: fingerprint(args) for aspect, args in grouped.items() if aspect not in (TOOL, UPSTREAM)}
-    aspects[TOOL] = fingerprint(identity, grouped.get(TOOL, []), env, dict(extra))
+    aspects[TOOL] = fingerprint(identity, grouped.get(TOOL, []), env, dict(extra), *([capture] if capture else []))
+    aspects.update({name: fingerprint(value) for name, value in settings.items()})
     if upstream:
         aspects[UPSTREAM] = fingerprint(upstream)
-    print_ = fingerprint(identity, _placeholders(built.argv, inputs), env, dict(extra), upstream)
+    print_ = fingerprint(identity, _placeholders(built.argv, inputs), env, dict(extra), upstream,
+                         *([dict(settings), capture] if settings or capture else []))
     return Step(
         id=step_id, tool=tool, impact=impact, argv=built.argv, inputs=tuple(inputs),
         output=f"store/{step_id}-{print_[:16]}", depends_on=tuple(s.id for s in reads), fingerprint=print_,
-        aspects=aspects, reason=reason, env=env, script=f"steps/{index:02d}-{step_id}.sh",
+        aspects=aspects, reason=reason, env=env, script=f"steps/{index:02d}-{step_id}.sh", capture=capture,
     )

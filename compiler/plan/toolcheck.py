@@ -23,6 +23,9 @@ INTERPRETERS = frozenset({"python3", "python"})
 # A launch program -> (its tool file, the subcommand its argv is for).
 LAUNCH_TOOLS = {"trtllm-serve": ("trtllm-serve", "serve"), "run.py": ("run.py", None)}
 WRAPPERS = frozenset({"trtllm-llmapi-launch"})
+# What a step runs one process per rank under: `mpirun -n N --allow-run-as-root <program ...>` (the engine path's
+# verify steps); the planner writes exactly these options.
+MPIRUN_OPTIONS = 4
 
 
 class PlanBug(AssertionError):
@@ -34,7 +37,12 @@ def _words(argv: Sequence[Arg]) -> list[str]:
 
 
 def _arguments(words: list[str]) -> tuple[str, list[str]]:
-    """(the program's name, its arguments): `python3 .../x.py args` is x.py's, `trtllm-build args` its own."""
+    """(the program's name, its arguments): `python3 .../x.py args` is x.py's, `trtllm-build args` its own,
+    under `mpirun -n N --allow-run-as-root` or a wrapping launcher the command's."""
+    if words[:2] == ["mpirun", "-n"]:
+        if len(words) <= MPIRUN_OPTIONS or not words[2].isdigit() or words[3] != "--allow-run-as-root":
+            raise PlanBug(f"the planner wrote an mpirun prefix it does not write: {words[:MPIRUN_OPTIONS]}")
+        words = words[MPIRUN_OPTIONS:]
     while words and words[0] in WRAPPERS:
         words = words[1:]
     if words[0] in INTERPRETERS:

@@ -70,7 +70,8 @@ PREFIXES: dict[str, str] = {
     "B": "build: the build folder, plan.json, runs and the build host (stage run)",
 }
 REGISTRY: dict[str, Rule] = {}
-RULE_MODULES = ("shape", "divisibility", "hardware", "launch", "kubernetes", "memory", "config", "plan", "build")
+RULE_MODULES = ("shape", "divisibility", "hardware", "launch", "kubernetes", "memory", "config", "plan", "verify",
+                "build")
 
 
 def register(rule: Rule) -> Rule:

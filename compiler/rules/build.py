@@ -127,6 +127,24 @@ _run("B210", "step-processes-left-running", "Processes of a step outlived it, or
      "# the next build stops the worker before it retries the step\n",
      "nothing to do when they were stopped; otherwise stop the processes named, then build again",
      Severity.WARNING)
+_run("B211", "verify-gate-failed", "A verify gate failed: the figure a verify step measured is on the wrong side "
+     "of its threshold, or nothing measured it.",
+     "The spec's verify: gates are the deployment's acceptance test: `trtdeploy build` runs the verify steps, writes "
+     "every figure and verdict into DIR/results.json and exits 1 when a gate fails, naming it and by how much, so a "
+     "build that loses accuracy or speed does not ship. The steps' outputs stay in the store; a later build re-runs "
+     "nothing that did not change.",
+     "# verify: {accuracy: [{task: mmlu, min_score: 45}]}\n# verify gate mmlu.min_score failed: score 44.1 points "
+     "is 0.9 below its threshold 45\n",
+     "# verify: all 1 gate passed\n",
+     "fix the deployment (another format, calibration), or change the gate in the spec if it is wrong")
+_run("B212", "verify-output-unreadable", "A verify step's output, or results.json, does not hold what the tool "
+     "prints when it succeeds.",
+     "Each verify tool prints its figures in a known form (trtllm-eval's 'MMLU weighted average accuracy:', "
+     "trtllm-bench's PERFORMANCE OVERVIEW, gptSessionBenchmark's [BENCHMARK] line); an output without them (a tool "
+     "that printed nothing, a benchmark batch that ran out of memory) has no result, and the gates on it fail.",
+     "# [BENCHMARK] batch_size 64 input_length 2048 output_length 1024 latency(ms) N/A tokensPerSec N/A\n",
+     "# [BENCHMARK] batch_size 8 input_length 128 output_length 256 latency(ms) 3355.52 tokensPerSec 610.34\n",
+     "read the step's log, fix the cause (a smaller batch, say) and run the step again with --force")
 
 # ---------------------------------------------------------------- B3xx: changed after the fact
 

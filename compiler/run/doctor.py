@@ -156,6 +156,8 @@ def _scripts(plan: BuildPlan, variables: PathVars) -> Iterable[tuple[str, Path]]
 def _disk_parts(plan: BuildPlan, pending: list[RunStep], variables: PathVars) -> Iterable[tuple[str, int]]:
     weights = plan.memory.total_weights_bytes if plan.memory else 0
     for step in pending:
+        if step.document.impact == "reverify":  # a verify step keeps what its tool prints, no weights
+            continue
         if step.tool == "trtllm-build":
             yield f"engine of {step.id}", weights
         else:

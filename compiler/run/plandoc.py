@@ -45,7 +45,7 @@ _VAR = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
 # (a calibration file or checkpoint folder whose name holds "${HOME}", say).
 PLAN_VARIABLES = frozenset({BUILD_DIR, *VARIABLE_ENV})
 # Inputs whose files are digested into the run key; step outputs are tracked by their completion records.
-DIGESTED_KINDS = frozenset({"model", "calibration", "checkpoint"})
+DIGESTED_KINDS = frozenset({"model", "calibration", "checkpoint", "dataset"})
 
 
 @dataclass(frozen=True)

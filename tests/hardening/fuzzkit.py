@@ -105,24 +105,40 @@ def base_specs() -> st.SearchStrategy[dict[str, Any]]:
     return st.sampled_from(SPEC_FILES).map(_load)
 
 
-def _get(data: dict[str, Any], path: tuple[str, ...]) -> Any:
+def _get(data: Any, path: tuple[str | int, ...]) -> Any:
     for part in path:
-        if not isinstance(data, dict) or part not in data:
+        if isinstance(part, int):
+            if not isinstance(data, list) or len(data) <= part:
+                return None
+        elif not isinstance(data, dict) or part not in data:
             return None
         data = data[part]
     return data
 
 
-def _set(data: dict[str, Any], path: tuple[str, ...], value: Any) -> None:
-    for part in path[:-1]:
+def _set(data: Any, path: tuple[str | int, ...], value: Any) -> None:
+    """Set a value, making the mappings (and, for an index, the list with that item) on the way."""
+    for part, following in zip(path[:-1], path[1:]):
+        empty: Any = [] if isinstance(following, int) else {}
+        if isinstance(part, int):
+            while len(data) <= part:
+                data.append(empty)
+            if not isinstance(data[part], type(empty)):
+                data[part] = empty
+            data = data[part]
+            continue
         child = data.get(part)
-        if not isinstance(child, dict):
-            child = data[part] = {}
+        if not isinstance(child, type(empty)):
+            child = data[part] = empty
         data = child
-    data[path[-1]] = value
+    last = path[-1]
+    if isinstance(last, int):
+        while len(data) <= last:
+            data.append(None)
+    data[last] = value
 
 
-def _drop(data: dict[str, Any], path: tuple[str, ...]) -> None:
+def _drop(data: dict[str, Any], path: tuple[str | int, ...]) -> None:
     parent = _get(data, path[:-1]) if len(path) > 1 else data
     if isinstance(parent, dict):
         parent.pop(path[-1], None)
@@ -136,7 +152,7 @@ def mutations(draw: st.DrawFn) -> Mutation:
     """One edit of a spec mapping: set a leaf, drop or rename a key, retype or deepen a section."""
     kind = draw(st.sampled_from(["set", "set", "set", "drop", "rename", "retype", "deepen", "extra"]))
     leaf = draw(st.sampled_from(LEAVES))
-    path: tuple[str, ...] = leaf.path
+    path: tuple[str | int, ...] = leaf.path
     if kind in ("drop", "rename", "retype", "deepen") and draw(st.booleans()):
         path = draw(st.sampled_from(SECTIONS))
     if kind == "set":
@@ -145,8 +161,9 @@ def mutations(draw: st.DrawFn) -> Mutation:
     if kind == "drop":
         return lambda d: _drop(d, path)
     if kind == "rename":
-        new = draw(st.one_of(st.text(max_size=20), st.sampled_from([path[-1].upper(), path[-1] + "s",
-                                                                      path[-1].replace("_", "-"), " " + path[-1]])))
+        name = str(path[-1])
+        new = draw(st.one_of(st.text(max_size=20), st.sampled_from([name.upper(), name + "s", name.replace("_", "-"),
+                                                                      " " + name])))
         def rename(d: dict[str, Any]) -> None:
             value = _get(d, path)
             _drop(d, path)

@@ -11,6 +11,8 @@ whatever field the value landed in.
 
 from __future__ import annotations
 
+import copy
+
 import json
 import shutil
 import sys
@@ -24,11 +26,16 @@ from specleaves import Leaf
 from compiler.load import deep_merge
 
 # The contexts: key-path prefix -> overrides that make the fields under it count.
-CONTEXTS: dict[tuple[str, ...], dict[str, Any]] = {
+CONTEXTS: dict[tuple[str | int, ...], dict[str, Any]] = {
     ("quantization", "checkpoint"): {"quantization": {"format": "int4_gptq", "kv_cache": "auto", "calibration": None}},
     ("launch", "serve"): {"launch": {"entrypoint": "serve"}},
     ("launch", "slurm"): {"launch": {"launcher": "slurm"}},
+    ("verify", "accuracy"): {"verify": {"accuracy": [{"task": "mmlu", "min_score": 10}]}},
+    ("verify", "throughput"): {"verify": {"throughput": {"input_len": 128, "output_len": 64, "num_requests": 4}}},
 }
+# A trtllm-bench dataset (JSON lines) for verify.throughput.dataset, written where the hostile value points.
+BENCH_DATASET = '{"task_id": 0, "input_ids": [1, 2, 3], "output_tokens": 4}\n'
+
 EXAMPLE_SCRIPTS = {"quantization/quantize.py": "quantize.py", "llama/convert_checkpoint.py": "convert_checkpoint.py",
                    "models/core/llama/convert_checkpoint.py": "convert_checkpoint.py"}
 # Prints its argv and a digest of HF_TOKEN (never the token): the rank's program in the launch tests.
@@ -97,11 +104,11 @@ def context(leaf: Leaf) -> dict[str, Any]:
 
 def spec_with(host: Host, leaf: Leaf, value: str) -> dict[str, Any]:
     """The base spec in the leaf's context, with the leaf set to `value` (in a list or mapping for those leaves)."""
-    data = deep_merge(base_spec(host), context(leaf))
+    data = deep_merge(base_spec(host), copy.deepcopy(context(leaf)))  # a copy: a list item is set in place below
     data = _drop_nones(data)
-    node = data
+    node: Any = data
     for part in leaf.path[:-1]:
-        node = node.setdefault(part, {})
+        node = node[part] if isinstance(part, int) else node.setdefault(part, {})  # a list's item: the context's
     node[leaf.path[-1]] = leaf.holding(value)
     return data
 
@@ -119,6 +126,10 @@ def materialize(host: Host, folder: Path, leaf: Leaf, value: str) -> None:
         if leaf.path == ("extends",):
             target.parent.mkdir(parents=True, exist_ok=True)
             target.write_text("description: the base of a hostile extends\n", encoding="utf-8")
+            return
+        if leaf.path == ("verify", "throughput", "dataset"):
+            target.parent.mkdir(parents=True, exist_ok=True)
+            target.write_text(BENCH_DATASET, encoding="utf-8")
             return
         target.mkdir(parents=True, exist_ok=True)
     except OSError:

@@ -4,7 +4,8 @@ A new field in compiler/spec.py is picked up here automatically, so the fuzz and
 injection tests cover it without an edit. Each leaf carries what the fuzzers need:
 its key path, its base type (int, float, bool, str or an Enum), whether it is a list
 of such values or a mapping of names to them, and its declared bounds, length limit and
-pattern (of the values; a mapping's keys are left to the mutations).
+pattern (of the values; a mapping's keys are left to the mutations). A list of sections
+(verify.accuracy) is walked through its first item: the path holds the index 0.
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ from pydantic.fields import FieldInfo
 
 from compiler.spec import SpecFile
 
-KeyPath = tuple[str, ...]
+KeyPath = tuple[str | int, ...]
 
 
 @dataclass(frozen=True)
@@ -42,7 +43,7 @@ class Leaf:
 
     @property
     def dotted(self) -> str:
-        return ".".join(self.path)
+        return ".".join(map(str, self.path))
 
     @property
     def is_text(self) -> bool:
@@ -103,23 +104,35 @@ def leaves(model: type[BaseModel] = SpecFile, prefix: KeyPath = ()) -> Iterator[
         _constraints(found, info.metadata)
         base = _unwrap(info.annotation, found)
         if isinstance(base, type) and issubclass(base, BaseModel):
-            yield from leaves(base, (*prefix, name))
+            yield from leaves(base, (*prefix, name, *((0,) if found.get("is_list") else ())))
         elif isinstance(base, type) and issubclass(base, (int, float, str, enum.Enum)):
             yield Leaf((*prefix, name), base, **found)
         elif base is Any and found.get("is_map"):
             # A free-form mapping (runtime.llm_api_options): its values are fuzzed as text, the widest input.
             yield Leaf((*prefix, name), str, **found)
+        elif _scalar_union(base):
+            # A number or a path (verify.accuracy[].baseline): fuzzed as text, the widest of its forms.
+            yield Leaf((*prefix, name), str, **{k: v for k, v in found.items() if k in ("optional", "is_list")})
         else:
-            raise TypeError(f"{'.'.join((*prefix, name))}: a field type the fuzzers do not know: {base!r}")
+            raise TypeError(f"{'.'.join(map(str, (*prefix, name)))}: a field type the fuzzers do not know: {base!r}")
+
+
+def _scalar_union(annotation: object) -> bool:
+    """A union of scalar types, each perhaps constrained (Annotated)."""
+    if typing.get_origin(annotation) not in (typing.Union, types.UnionType):
+        return False
+    bases = [_unwrap(a, {}) for a in typing.get_args(annotation) if a is not type(None)]
+    return all(isinstance(b, type) and issubclass(b, (int, float, str)) for b in bases)
 
 
 def sections(model: type[BaseModel] = SpecFile, prefix: KeyPath = ()) -> Iterator[KeyPath]:
     """Every key path that holds a mapping of sub-keys."""
     for name, info in model.model_fields.items():
-        base = _unwrap(info.annotation, {})
+        found: dict[str, Any] = {}
+        base = _unwrap(info.annotation, found)
         if isinstance(base, type) and issubclass(base, BaseModel):
             yield (*prefix, name)
-            yield from sections(base, (*prefix, name))
+            yield from sections(base, (*prefix, name, *((0,) if found.get("is_list") else ())))
 
 
 def text_leaves() -> list[Leaf]:

@@ -90,14 +90,17 @@ def holds(folder: Path, text: str, check_format: str = "text", plan_format: str 
 # ---------------------------------------------------------------- the fuzzers
 
 
-def _schema_leaves(schema: dict[str, Any], node: dict[str, Any], prefix: tuple[str, ...] = ()) -> set[tuple[str, ...]]:
-    """Leaf key paths of the published JSON Schema: a property whose schema refers to an object is a section."""
-    out: set[tuple[str, ...]] = set()
+def _schema_leaves(schema: dict[str, Any], node: dict[str, Any],
+                   prefix: tuple[str | int, ...] = ()) -> set[tuple[str | int, ...]]:
+    """Leaf key paths of the published JSON Schema: a property whose schema refers to an object is a section, and
+    an array of such objects a list of sections, walked through its first item (index 0)."""
+    out: set[tuple[str | int, ...]] = set()
     for key, prop in node.get("properties", {}).items():
-        refs = [prop.get("$ref")] + [alt.get("$ref") for alt in prop.get("anyOf", [])]
+        items = prop.get("items", {}) if prop.get("type") == "array" else {}
+        refs = [prop.get("$ref"), items.get("$ref")] + [alt.get("$ref") for alt in prop.get("anyOf", [])]
         target = next((schema["$defs"][r.split("/")[-1]] for r in refs if r), None)
         if target is not None and target.get("type") == "object":
-            out |= _schema_leaves(schema, target, (*prefix, key))
+            out |= _schema_leaves(schema, target, (*prefix, key, *((0,) if items else ())))
         else:
             out.add((*prefix, key))
     return out

@@ -52,6 +52,14 @@ def test_every_shipped_spec_plans_with_the_flags_of_each_release(name: str, rele
     report = check_spec(_for_release(SPECS / f"{name}.yaml", release, tmp_path))
     assert report.decided is not None, [f"{f.code} {f.message}" for f in report.findings]
     gaps = {(gap.code, gap.key) for gap in report.decided.gaps}
+    # verify: asks for tools per release (mmlu.py 0.8-0.10, gptSessionBenchmark 0.8-0.9, trtllm-eval from 1.0,
+    # trtllm-bench from 1.0 and on engines from 0.12 with a dataset, prepare-dataset from 1.2.0rc3): where a
+    # release lacks one it is P108 on its key.
+    verify = {(code, key) for code, key in gaps if key.startswith("verify")}
+    assert {code for code, _ in verify} <= {"P108"}, verify
+    gaps -= verify
+    if verify and not gaps:
+        return
     if gaps and parse_version(release) >= parse_version("1.3.0"):
         if spec["target"].get("backend") == "tensorrt":  # the engine path is gone: H111
             assert gaps == {("H111", "target.backend")}, gaps

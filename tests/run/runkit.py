@@ -88,7 +88,8 @@ def make_host(base: Path) -> Host:
         (examples / rel).symlink_to(STANDINS / name)
     bin_dir = base / "bin"
     bin_dir.mkdir()
-    (bin_dir / "trtllm-build").symlink_to(STANDINS / "trtllm-build")
+    for tool in ("trtllm-build", "trtllm-eval", "trtllm-bench"):
+        (bin_dir / tool).symlink_to(STANDINS / tool)
     # A wrapper, not a symlink: exec'ing the interpreter by its own path keeps its virtualenv (and so
     # ModelOpt or torch, for tests that replace a stand-in with the real tool).
     (bin_dir / "python3").write_text(f'#!/bin/sh\nexec {shlex.quote(sys.executable)} "$@"\n')

@@ -236,3 +236,23 @@ def test_the_converter_checks_the_flags_of_the_family_it_is_called_as(host: Host
     falcon = subprocess.run([sys.executable, str(script), *args], capture_output=True, text=True, env=env, timeout=60)
     assert falcon.returncode == 2 and "convert_checkpoint.py-falcon 0.16.0: unknown flag --int8_kv_cache" in falcon.stderr
     assert run("convert_checkpoint.py", args, "0.16.0").returncode == 0  # llama's converter takes it
+
+
+def test_the_summarize_py_stand_in_refuses_what_its_release_refuses(host: Host, tmp_path: Path) -> None:
+    converted = run("convert_checkpoint.py", ["--model_dir", str(host.model), "--output_dir", str(tmp_path / "ckpt"),
+                                              "--dtype", "float16"], version="0.8.0")
+    assert converted.returncode == 0, converted.stderr
+    built = run("trtllm-build", ["--checkpoint_dir", str(tmp_path / "ckpt"), "--output_dir", str(tmp_path / "engine"),
+                                 "--max_input_len", "512"], version="0.8.0")
+    assert built.returncode == 0, built.stderr
+    engine = ["--test_trt_llm", "--hf_model_dir", str(host.model), "--engine_dir", str(tmp_path / "engine")]
+    later = run("summarize.py", [*engine, "--dataset_dir", "data"], version="0.8.0")  # a 0.11+ spelling
+    assert later.returncode == 2 and "unknown flag --dataset_dir" in later.stderr
+    unread = run("summarize.py", engine, version="0.11.0")  # no rows: the release's flags were not read
+    assert unread.returncode == 2
+    too_long = run("summarize.py", engine, version="0.8.0")  # the default --max_input_length 923 > 512
+    assert too_long.returncode == 1 and "--max_input_length 923 is above the engine's max_input_len 512" in too_long.stderr
+    done = run("summarize.py", [*engine, "--max_input_length", "512", "--max_ite", "3"], version="0.8.0",
+               TRTDEPLOY_STANDIN_SCORE="cnn_dailymail:24.5")
+    assert done.returncode == 0, done.stderr
+    assert "[TRT-LLM] [I] TensorRT-LLM beam 0 result\n" in done.stdout and "[TRT-LLM] [I]   rouge1 : 24.5\n" in done.stdout

@@ -17,7 +17,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from compiler.backends import HEALTH_PATH, ranks_wrapped, wrapper_split_gaps
+from compiler.backends import HEALTH_PATH, llmapi, ranks_wrapped, wrapper_split_gaps
 from compiler.catalog import llm_api, pytorch_backend, tools
 from compiler.decide.model import (
     Backend,
@@ -29,6 +29,7 @@ from compiler.decide.model import (
     RouteKind,
     ServerSmoke,
     Setting,
+    VerifyTools,
 )
 from compiler.findings import Finding, draft
 from compiler.resolve import Resolved
@@ -295,7 +296,7 @@ def gaps(d: Decided) -> list[Finding]:
 def _calibration_gaps(d: Decided) -> list[Finding]:
     """P107: a dataset hf_ptq.py's --dataset does not take (ModelOpt 0.33 offers a fixed list of names)."""
     cal = d.calibration
-    if cal is None or d.route.calibrator != HF_PTQ:
+    if cal is None or d.route.calibrator != HF_PTQ or not supported_here(d.r):  # H110 says the release has no backend
         return []
     modelopt = modelopt_version(d.r)
     flag = tools.surface(HF_PTQ, modelopt).fact("--dataset")
@@ -342,6 +343,11 @@ def _option_key(problem: str) -> str:
     """The spec key a check_llm_api_options message is about: runtime.llm_api_options.<its dotted path>."""
     match = OPTION_PATH.search(problem)
     return "runtime.llm_api_options" + (f".{match.group(1)}" if match else "")
+
+
+def verify_tools(r: Resolved) -> VerifyTools:
+    """trtllm-eval and trtllm-bench throughput with --backend pytorch."""
+    return llmapi.verify_tools(r, BACKEND.value)
 
 
 def plan(d: Decided, steps: StepList) -> RankProgram:

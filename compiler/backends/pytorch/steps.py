@@ -18,6 +18,7 @@ from compiler.backends import HEALTH_PATH, MULTINODE_WRAPPER
 from compiler.backends.pytorch import HF_PTQ, modelopt_version
 from compiler.catalog import llm_api, pytorch_backend, tools
 from compiler.decide.model import Calibration, Decided, RouteKind, ServerSmoke
+from compiler.backends import llmapi_steps
 from compiler.load import deep_merge
 from compiler.plan.argv import LAUNCH, PARALLELISM, QUANT_INPUTS, TOOL, UPSTREAM, Argv
 from compiler.plan.model import (
@@ -36,12 +37,28 @@ from compiler.plan.steps import SMOKE_SCRIPT, RankProgram, StepList
 from compiler.spec import KvCacheDtype
 
 HF_PTQ_SCRIPT = Var(MODELOPT_DIR, "/examples/llm_ptq/hf_ptq.py")
+BACKEND_NAME = "pytorch"
 LLM_API_FILE = "launch/llm_api_options.yaml"
 
 
 def plan(d: Decided, steps: StepList) -> RankProgram:
     served, reads = _served(d, steps)
+    if d.verify:
+        llmapi_steps.plan_verify(d, steps, _verified(d, served, reads))
     return rank_program(d, served, reads)
+
+
+def _verified(d: Decided, served: Arg, reads: tuple[Step, ...]) -> llmapi_steps.Served:
+    """What the verify steps run: the served checkpoint with the launch's LLM-API YAML (and limits)."""
+    if reads:
+        inputs = [StepInput(InputKind.STEP, str(served), reads[0].id)]
+    elif isinstance(served, Var):
+        inputs = [StepInput(InputKind.MODEL, served)]
+    else:
+        inputs = [StepInput(InputKind.CHECKPOINT, served)]
+    tokenizer: Arg = d.r.tokenizer_dir if d.r.spec.model.tokenizer is not None and d.r.tokenizer_dir else served
+    options = ("--extra_llm_api_options", Var(BUILD_DIR, "/" + LLM_API_FILE), llm_api_options(d))
+    return llmapi_steps.Served(BACKEND_NAME, served, tokenizer, tuple(inputs), reads, engine=False, options=options)
 
 
 def _served(d: Decided, steps: StepList) -> tuple[Arg, tuple[Step, ...]]:

@@ -19,8 +19,8 @@ from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from compiler.backends import ranks_wrapped, wrapper_split_gaps
-from compiler.catalog import pytorch_backend
+from compiler.backends import llmapi, ranks_wrapped, wrapper_split_gaps
+from compiler.catalog import pytorch_backend, tools
 from compiler.catalog.formats import EngineFormat, format_facts
 from compiler.catalog.tools import SWITCH, TOOLS_DIR, Surface, tool_facts
 from compiler.decide.model import (
@@ -32,6 +32,8 @@ from compiler.decide.model import (
     Route,
     RouteKind,
     Setting,
+    TaskTool,
+    VerifyTools,
 )
 from compiler.findings import Finding, draft
 from compiler.resolve import Resolved
@@ -495,6 +497,74 @@ def checkpoint_weights(checkpoint: str) -> str:
 
 # The file GPTQModel writes (the GPTQ step merges shards into it) and convert reads.
 GPTQ_WEIGHTS_FILE = "model.safetensors"
+
+
+# --- verify ----------------------------------------------------------------------------------
+
+
+MMLU = "mmlu.py"
+SUMMARIZE = "summarize.py"
+SESSION_BENCHMARK = "gptSessionBenchmark"
+# mmlu.py generates 2 tokens per question (Pipeline.__call__: output_len = 2) and cuts prompts to the engine's
+# max_input_len itself (check_valid_length), at 0.8.0-0.10.0 (compiler/catalog/tools/mmlu.py.yaml).
+MMLU_OUTPUT_TOKENS = 2
+# summarize.py's task for trtllm-eval's cnn_dailymail: --eval_task summarize reads ccdv/cnn_dailymail 3.0.0.
+SUMMARIZE_TASK = "cnn_dailymail"
+# trtllm-eval's and trtllm-bench's --backend for an engine, 1.0 to the removal (trtllm-eval.yaml, trtllm-bench.yaml).
+LLMAPI_ENGINE_BACKEND = "tensorrt"
+BENCH = llmapi.BENCH
+
+
+def engine_bench(r: Resolved) -> bool:
+    """Whether the release's trtllm-bench throughput runs an engine with the flags read for it (0.12 to 1.0)."""
+    return r.release.exact < TRTLLM_SERVE_FIRST and tools.surface(BENCH, r.release.exact, "throughput").has("--engine_dir")
+
+
+def verify_tools(r: Resolved) -> VerifyTools:
+    """The engine path's verify tools: trtllm-eval and trtllm-bench on the engine from 1.0; before, the
+    examples' mmlu.py and the C++ gptSessionBenchmark of the releases whose flags were read, and trtllm-bench
+    throughput with --engine_dir from 0.12 (tensorrt_llm/bench, compiler/catalog/tools/trtllm-bench.yaml)."""
+    if r.release.exact >= TRTLLM_SERVE_FIRST:
+        return llmapi.verify_tools(r, LLMAPI_ENGINE_BACKEND)
+    version = r.release.version
+    tasks = _example_tasks(r)
+    session = tools.surface(SESSION_BENCHMARK, r.release.exact).flags
+    accuracy_why = "" if tasks else f"examples/mmlu.py's and summarize.py's flags were read at 0.8.0-0.10.x, not " \
+        f"at {version}, and trtllm-eval runs engines from 1.0"
+    if engine_bench(r):
+        return VerifyTools(
+            tasks=tasks, accuracy_why=accuracy_why, benchmark=llmapi.BENCH, benchmark_why="",
+            metrics=frozenset({"output_tokens_per_s"}),
+            metrics_why=f"trtllm-bench's report before 1.0 (0.12.0's run.py, the 0.17.0 documentation's sample) gives "
+            f"token throughput, not the time to first token, and no --streaming was read for {version}",
+            dataset_tool=None, dataset_why=f"trtllm-bench of TensorRT-LLM {version} has no prepare-dataset",
+            takes_dataset=True, static_batch=False)
+    return VerifyTools(
+        tasks=tasks,
+        accuracy_why=accuracy_why,
+        benchmark=SESSION_BENCHMARK if session else None,
+        benchmark_why="" if session else f"gptSessionBenchmark's flags were read at 0.8.0 and 0.9.0, not at {version}, "
+        "and trtllm-bench came in 0.12",
+        metrics=frozenset({"output_tokens_per_s"}),
+        metrics_why="gptSessionBenchmark reports each static batch's latency and tokens per second, not the time to "
+        "first token",
+        dataset_tool=None, dataset_why="", takes_dataset=False, static_batch=True,
+    )
+
+
+def _example_tasks(r: Resolved) -> dict[str, TaskTool]:
+    """The examples' evaluation scripts of a pre-1.0 release: mmlu.py needs its data folder; summarize.py
+    downloads CNN/DailyMail into the datasets cache unless a copy is there (--dataset_path)."""
+    tasks = {}
+    data_dir = tools.surface(MMLU, r.release.exact).fact("--data_dir")
+    if data_dir is not None:
+        tasks["mmlu"] = TaskTool("mmlu", MMLU, "required", MMLU_OUTPUT_TOKENS, None, data_dir.source, sampled=False)
+    summarize = tools.surface(SUMMARIZE, r.release.exact)
+    output, prompt = summarize.fact("--output_len"), summarize.fact("--max_input_length")
+    if output is not None and prompt is not None:
+        tasks[SUMMARIZE_TASK] = TaskTool(SUMMARIZE_TASK, SUMMARIZE, "optional", int(output.default),
+                                         int(prompt.default), output.source)
+    return tasks
 
 
 def plan(d: Decided, steps: StepList) -> RankProgram:

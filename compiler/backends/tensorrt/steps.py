@@ -64,6 +64,9 @@ GPTQ_BITS = 4
 # convert_checkpoint.py names the default dataset by its Hugging Face id (its --calib_dataset default).
 CONVERT_DATASET_NAMES = {"cnn_dailymail": "ccdv/cnn_dailymail"}
 CONTAINER_EXAMPLES_DIR = "/app/tensorrt_llm/examples"
+# Where the release containers keep the C++ benchmarks (0.8: /app/tensorrt_llm/benchmarks/gptSessionBenchmark, as
+# `ls benchmarks/` in the 0.8.0 release container shows; later containers add a cpp/ level).
+CONTAINER_BENCHMARKS_DIR = "/app/tensorrt_llm/benchmarks"
 QUANTIZE_SCRIPT = Var(EXAMPLES_DIR, "/quantization/quantize.py")
 RUN_SCRIPT = Var(EXAMPLES_DIR, "/run.py")
 ENABLE = {True: "enable", False: "disable"}
@@ -105,6 +108,9 @@ def plan(d: Decided, steps: StepList) -> RankProgram:
                        inputs=[StepInput(InputKind.STEP, checkpoint.output, checkpoint.id)], reads=[checkpoint],
                        reason="trtllm-build compiles one engine per rank for the target GPU", python=False,
                        extra={"build_sm": d.r.build_gpu.sm})
+    from compiler.backends.tensorrt.verify import plan_verify
+
+    plan_verify(d, steps, engine, tokenizer_arg(d))
     return rank_program(d, engine)
 
 
