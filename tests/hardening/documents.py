@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 HUGE = 1 << 20  # the loader's file limit
-# Peak traced memory allowed while refusing one bomb, and one huge document.
+# Memory allowed while refusing one bomb (peak traced), and one huge document (growth of the peak resident set).
 BOMB_MEMORY = 64 << 20
 HUGE_MEMORY = 512 << 20
 

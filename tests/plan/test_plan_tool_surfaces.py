@@ -46,7 +46,7 @@ def _refused_before_1_0(spec: dict[str, Any]) -> set[tuple[str, str]]:
     return refused
 
 
-@pytest.mark.parametrize(("name", "release"), itertools.product(SHIPPED, RELEASES))
+@pytest.mark.parametrize(("name", "release"), list(itertools.product(SHIPPED, RELEASES)))
 def test_every_shipped_spec_plans_with_the_flags_of_each_release(name: str, release: str, tmp_path: Path) -> None:
     spec = yaml.safe_load((SPECS / f"{name}.yaml").read_text(encoding="utf-8"))
     report = check_spec(_for_release(SPECS / f"{name}.yaml", release, tmp_path))
