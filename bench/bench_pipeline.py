@@ -51,8 +51,8 @@ def plan_in_process(paths: list[Path]) -> tuple[float, int]:
     start = time.perf_counter()
     for path in paths:
         report = check_spec(path)
-        if report.resolved is not None and not report.errors:
-            plan_json(make_plan(report.resolved, report.findings))
+        if report.decided is not None and not report.errors:
+            plan_json(make_plan(report.decided, report.findings))
             planned += 1
     return time.perf_counter() - start, planned
 

@@ -48,11 +48,12 @@ def write_folder(root: Path) -> Path:
         script = f"steps/{index:02d}-{step_id}.sh"
         (root / script).write_text(SCRIPT.format(index=index, step_id=step_id), encoding="utf-8")
         (root / script).chmod(0o755)
-        steps.append({"id": step_id, "tool": "printf", "argv": ["printf", step_id], "inputs": [],
+        steps.append({"id": step_id, "tool": "printf", "impact": "rebuild", "argv": ["printf", step_id], "inputs": [],
                       "outputs": [f"store/{step_id}-{fingerprint[:16]}"],
                       "depends_on": [f"s{index - 1:02d}"] if index > 1 else [], "fingerprint": fingerprint,
                       "aspects": {}, "reason": "benchmark", "env": {}, "script": script})
-    plan = {"schema_version": 1, "name": "bench", "spec": "bench.yaml", "tensorrt_llm": {"version": "1.2.0"},
+    plan = {"schema_version": 1, "name": "bench", "spec": "bench.yaml", "backend": "tensorrt",
+            "tensorrt_llm": {"version": "1.2.0"},
             "steps": steps}  # the document's other keys are optional (compiler/plan/document.py)
     (root / "plan.json").write_text(json.dumps(plan, indent=2), encoding="utf-8")
     return root

@@ -1,7 +1,10 @@
-"""Shared test fixtures, kept generic: paths to the test data and a spec writer."""
+"""Shared test fixtures, kept generic: paths to the test data and a spec writer; the catalog cache of the run."""
 
 from __future__ import annotations
 
+import os
+import shutil
+import tempfile
 import textwrap
 from collections.abc import Callable
 from pathlib import Path
@@ -9,6 +12,16 @@ from pathlib import Path
 import pytest
 
 DATA_DIR = Path(__file__).parent / "data"
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """The parsed-catalog cache (compiler/catalog/files.py) of this run, in a folder of its own (every process
+    the tests start inherits it), so that the tests neither read nor fill the user's ~/.cache."""
+    os.environ["TRTDEPLOY_CACHE_DIR"] = tempfile.mkdtemp(prefix="trtdeploy-test-cache-")
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    shutil.rmtree(os.environ.pop("TRTDEPLOY_CACHE_DIR", ""), ignore_errors=True)
 
 
 @pytest.fixture

@@ -12,8 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import yaml
-
+from compiler.catalog.files import read_catalog_yaml
 from compiler.modelconfig import (
     ModelFacts,
     UnsupportedModelConfig,
@@ -68,9 +67,7 @@ class CatalogError(RuntimeError):
 
 
 def _yaml(name: str) -> dict[str, Any]:
-    loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
-    with open(CATALOG_DIR / name, encoding="utf-8") as handle:
-        data = yaml.load(handle, Loader=loader)
+    data = read_catalog_yaml(CATALOG_DIR / name)
     if not isinstance(data, dict):
         raise CatalogError(f"{name}: not a mapping")
     return data

@@ -24,9 +24,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal, Optional
 
-import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, create_model
 
+from compiler.catalog.files import read_catalog_yaml
 from compiler.catalog.ranges import source_texts
 from compiler.versions import Version, VersionError, VersionRange, parse_version
 
@@ -127,8 +127,7 @@ class _Facts:
 
 @functools.cache
 def _facts() -> _Facts:
-    with open(LLM_API_FILE, encoding="utf-8") as handle:
-        data = yaml.load(handle, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
+    data = read_catalog_yaml(LLM_API_FILE)
     sources = source_texts("llm_api.yaml", data.get("sources") or {})
     models = {str(name): {str(key): tuple(_rows(f"{name}.{key}", rows, sources))
                           for key, rows in (spec.get("fields") or {}).items()}

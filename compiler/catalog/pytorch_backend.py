@@ -23,8 +23,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import yaml
-
+from compiler.catalog.files import read_catalog_yaml
 from compiler.catalog.llm_api import FIRST_RELEASE, UntabulatedRelease
 from compiler.catalog.ranges import source_texts
 from compiler.versions import Version, VersionError, VersionRange, parse_version
@@ -127,8 +126,7 @@ class ShippedModelOpt:
 # Loading ---------------------------------------------------------------------------------------
 
 def _load(name: str) -> tuple[dict[str, Any], dict[str, str]]:
-    with open(DATA_DIR / name, encoding="utf-8") as handle:
-        data = yaml.load(handle, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
+    data = read_catalog_yaml(DATA_DIR / name)
     if not isinstance(data, dict):
         raise PytorchFactsError(f"{name}: not a mapping")
     return data, source_texts(name, data.get("sources") or {})

@@ -15,8 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import yaml
-
+from compiler.catalog.files import read_catalog_yaml
 from compiler.versions import Version, VersionError, VersionRange, parse_version
 
 CATALOG_DIR = Path(__file__).parent
@@ -40,8 +39,7 @@ class RangedFact:
 def load_yaml(name: str) -> dict[str, Any]:
     """A catalog file as a mapping (safe loader; anchors allowed, as in formats.yaml)."""
     try:
-        with open(CATALOG_DIR / name, encoding="utf-8") as handle:
-            data = yaml.load(handle, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
+        data = read_catalog_yaml(CATALOG_DIR / name)
     except OSError as exc:
         raise CatalogFactsError(f"{name}: {exc}") from None
     if not isinstance(data, dict):

@@ -26,8 +26,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import yaml
-
+from compiler.catalog.files import read_catalog_yaml
 from compiler.catalog.ranges import source_texts
 from compiler.versions import Version, VersionError, VersionRange, parse_version
 
@@ -280,8 +279,7 @@ def tool_facts(tool: str) -> ToolFacts:
     """
     path = TOOLS_DIR / f"{tool}.yaml"
     try:
-        with open(path, encoding="utf-8") as handle:
-            data = yaml.load(handle, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
+        data = read_catalog_yaml(path)
     except OSError as exc:
         raise ToolFactsError(f"no facts for tool {tool!r}: {exc}") from None
     if not isinstance(data, dict):

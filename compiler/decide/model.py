@@ -9,13 +9,17 @@ route, the calibration, the limits and the launch topology are all here.
 from __future__ import annotations
 
 import enum
+import functools
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Generic, TypeVar
+from typing import TYPE_CHECKING, Generic, TypeVar
 
 from compiler.findings import Finding
 from compiler.resolve import Resolved
 from compiler.spec import KvCacheDtype, QuantFormat
+
+if TYPE_CHECKING:
+    from compiler.memory import MemoryEstimate
 
 T = TypeVar("T")
 
@@ -294,6 +298,13 @@ class Decided:
     @property
     def r(self) -> Resolved:
         return self.resolved
+
+    @functools.cached_property
+    def memory(self) -> MemoryEstimate:
+        """Memory per GPU as decided (compiler/decide/estimate.py), computed once for the rules and the planner."""
+        from compiler.decide.estimate import serving_estimate
+
+        return serving_estimate(self)
 
     def setting(self, key: str) -> Setting[object]:
         return self.settings[key]

@@ -12,7 +12,6 @@ import dataclasses
 from collections.abc import Sequence
 
 from compiler.backends import backend_module
-from compiler.decide.estimate import serving_estimate
 from compiler.backends.pytorch import modelopt_version
 from compiler.catalog import llm_api
 from compiler.decide.model import Backend, Decided, Note, Origin
@@ -104,7 +103,7 @@ def make_plan(d: Decided, findings: Sequence[Finding] = ()) -> Plan:
     plan = Plan(
         name=d.r.name, spec_path=d.r.path, backend=d.backend.value.value, release_version=d.r.release.version,
         resolved=resolved_summary(d, examples), steps=tuple(steps.steps),
-        launch=launch, memory=serving_estimate(d),
+        launch=launch, memory=d.memory,
         decisions=tuple(Decision(n.topic, n.choice, n.reason) for n in notes), findings=tuple(findings),
         variables=_variables(d, steps.steps, launch, examples), measures=tuple(steps.measures),
         gates=tuple(steps.gates),

@@ -1,6 +1,6 @@
 """M rules: does the engine fit the target GPUs, and does quantizing fit the build host?
 
-Serving numbers come from compiler.decide.estimate.serving_estimate (shared with the
+Serving numbers are the decided estimate (`Decided.memory`, from compiler.decide.estimate, shared with the
 planner). Build-time needs follow the decided route: which tool loads the
 full-precision model, on the build GPUs or in host RAM. Checked against seed 000
 (CodeFuse-34B: 68 GB in fp16 needs three A10s; int4 GPTQ fits one) and seed 002.
@@ -117,7 +117,7 @@ def _fit_hint(d: Decided) -> str:
 )
 def serving_memory_exceeded(d: Decided) -> Iterator[Finding]:
     r = d.r
-    est = serving_estimate(d)
+    est = d.memory
     if est.fits:
         return
     yield draft("target.gpu", f"does not fit {label(r.gpu)}: {_breakdown(est)}, but {gib(est.usable_bytes)} is "
@@ -138,7 +138,7 @@ def serving_memory_exceeded(d: Decided) -> Iterator[Finding]:
 )
 def serving_memory_tight(d: Decided) -> Iterator[Finding]:
     r = d.r
-    est = serving_estimate(d)
+    est = d.memory
     spare = est.usable_bytes - est.total_bytes
     if not est.fits or spare >= MIN_HEADROOM * est.usable_bytes:
         return
@@ -227,7 +227,7 @@ def build_host_memory_exceeded(d: Decided) -> Iterator[Finding]:
 )
 def kv_cache_below_one_sequence(d: Decided) -> Iterator[Finding]:
     r = d.r
-    est, limits, t = serving_estimate(d), d.limits, d.topology
+    est, limits, t = d.memory, d.limits, d.topology
     left = est.usable_bytes - est.weights_bytes - est.activation_bytes
     # The PyTorch backend's KV cache gets only its share of what is left.
     free = left if est.kv_sequences is None else min(left, est.kv_cache_bytes)
@@ -256,7 +256,7 @@ def kv_cache_below_one_sequence(d: Decided) -> Iterator[Finding]:
     backends=("pytorch",),
 )
 def kv_cache_below_max_batch(d: Decided) -> Iterator[Finding]:
-    est = serving_estimate(d)
+    est = d.memory
     held, wanted = est.kv_sequences, d.limits.max_batch_size * d.limits.max_beam_width
     if held is None or held >= wanted or held < 1:  # below one sequence is M105's error
         return
