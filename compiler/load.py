@@ -331,6 +331,16 @@ def parse_document(text: str, shown: str) -> tuple[dict[str, Any], dict[KeyPath,
     return data, reader.positions, reader.findings
 
 
+def has_dotted_key(options: Mapping[str, object], dotted: str) -> bool:
+    """Whether nested mappings hold `dotted` (e.g. "kv_cache_config.dtype"), whatever its value."""
+    node: object = options
+    for part in dotted.split("."):
+        if not isinstance(node, Mapping) or part not in node:
+            return False
+        node = node[part]
+    return True
+
+
 def deep_merge(base: Mapping[str, Any], override: Mapping[str, Any]) -> dict[str, Any]:
     """Override wins; mappings merge key by key, lists and scalars are replaced whole."""
     merged = dict(base)

@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from compiler.backends.pytorch import ENGINE_ONLY, MANAGED_OPTIONS
 from compiler.decide.model import Backend, Decided, Setting
 from compiler.findings import Finding
+from compiler.load import has_dotted_key
 from compiler.plan.model import Plan
 
 # The findings that say what a backend cannot serve at all.
@@ -125,21 +126,12 @@ def _llm_keys_of() -> dict[str, list[str]]:
     return keys
 
 
-def _has_path(options: Mapping[str, object], dotted: str) -> bool:
-    node: object = options
-    for part in dotted.split("."):
-        if not isinstance(node, Mapping) or part not in node:
-            return False
-        node = node[part]
-    return True
-
-
 def _written_in(options: Mapping[str, object], llm_key: str) -> str | None:
     """Where the LLM-API file holds `llm_key`: at the top, under build_config, or nowhere (None)."""
-    if _has_path(options, llm_key):
+    if has_dotted_key(options, llm_key):
         return llm_key
     nested = f"build_config.{llm_key}"
-    return nested if _has_path(options, nested) else None
+    return nested if has_dotted_key(options, nested) else None
 
 
 def _decided(d: Decided, key: str) -> str:
@@ -162,7 +154,9 @@ def _value(d: Decided, spec_key: str) -> object:
 
 
 def _to_pytorch(old: Decided, new: Decided, items: _Items) -> None:
-    from compiler.backends.pytorch.steps import llm_api_options  # the plan half: the file the launch would write
+    from compiler.backends.pytorch.steps import (
+        llm_api_options,  # the plan half: the file the launch would write
+    )
 
     llm_keys = _llm_keys_of()
     options = llm_api_options(new)

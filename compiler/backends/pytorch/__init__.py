@@ -32,6 +32,7 @@ from compiler.decide.model import (
     VerifyTools,
 )
 from compiler.findings import Finding, draft
+from compiler.load import has_dotted_key
 from compiler.resolve import Resolved
 from compiler.spec import AutoToggle, Entrypoint, KvCacheDtype, Launcher, QuantFormat
 from compiler.versions import Version, parse_version
@@ -287,7 +288,7 @@ def gaps(d: Decided) -> list[Finding]:
                 for problem in llm_api.check_llm_api_options(r.release.exact, r.spec.runtime.llm_api_options)]
         out += [draft(f"runtime.llm_api_options.{key}", f"runtime.llm_api_options.{key} is written by trtdeploy from "
                       f"{' + '.join(owners)}", f"write {' + '.join(owners)} instead", code="P105")
-                for key, owners in MANAGED_OPTIONS.items() if _has_path(r.spec.runtime.llm_api_options, key)]
+                for key, owners in MANAGED_OPTIONS.items() if has_dotted_key(r.spec.runtime.llm_api_options, key)]
     if ranks_wrapped(d):
         out += wrapper_split_gaps(r)
     return out
@@ -328,15 +329,6 @@ def _unsupported_hint(d: Decided) -> str:
         fix = "use kv_cache: fp8"
     engine = "pin target.tensorrt_llm to 1.2 or older with target.backend: tensorrt"
     return f"{fix}, or {engine}" if fix else engine
-
-
-def _has_path(options: Mapping[str, object], dotted: str) -> bool:
-    node: object = options
-    for part in dotted.split("."):
-        if not isinstance(node, Mapping) or part not in node:
-            return False
-        node = node[part]
-    return True
 
 
 def _option_key(problem: str) -> str:
