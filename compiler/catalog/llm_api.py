@@ -27,8 +27,8 @@ from typing import Any, Literal, Optional
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, create_model
 
 from compiler.catalog.files import read_catalog_yaml
-from compiler.catalog.ranges import source_texts
-from compiler.versions import Version, VersionError, VersionRange, parse_version
+from compiler.catalog.ranges import row_range, row_source, source_texts
+from compiler.versions import Version, VersionRange, parse_version
 
 LLM_API_FILE = Path(__file__).parent / "pytorch" / "llm_api.yaml"
 ROOT_MODEL = "TorchLlmArgs"
@@ -158,26 +158,11 @@ def _facts() -> _Facts:
 
 
 def _source_of(where: str, row: Mapping[str, Any], sources: Mapping[str, str]) -> str:
-    keys = row.get("source")
-    keys = keys if isinstance(keys, list) else [keys]
-    unknown = [k for k in keys if k not in sources]
-    if unknown or not keys:
-        raise LlmApiFactsError(f"llm_api.yaml: {where}: source {unknown or keys!r} is not listed under sources")
-    return "; ".join(sources[k] for k in keys)
-
-
-def _version(where: str, text: object) -> Version:
-    if not isinstance(text, str):
-        raise LlmApiFactsError(f"llm_api.yaml: {where}: version {text!r} must be a quoted string")
-    try:
-        return parse_version(text)
-    except VersionError as exc:
-        raise LlmApiFactsError(f"llm_api.yaml: {where}: {exc}") from None
+    return row_source(f"llm_api.yaml: {where}", row, sources, LlmApiFactsError)
 
 
 def _range(where: str, row: Mapping[str, Any]) -> VersionRange:
-    until = row.get("until")
-    return VersionRange(_version(where, row.get("since")), None if until is None else _version(where, until))
+    return row_range(f"llm_api.yaml: {where}", row, LlmApiFactsError)
 
 
 def _rows(where: str, rows: object, sources: Mapping[str, str]) -> Iterator[FieldRow]:

@@ -25,8 +25,8 @@ from typing import Any
 
 from compiler.catalog.files import read_catalog_yaml
 from compiler.catalog.llm_api import FIRST_RELEASE, UntabulatedRelease
-from compiler.catalog.ranges import source_texts
-from compiler.versions import Version, VersionError, VersionRange, parse_version
+from compiler.catalog.ranges import row_range, row_source, source_texts
+from compiler.versions import Version, VersionRange, parse_version
 
 DATA_DIR = Path(__file__).parent / "pytorch"
 ENGINE_PATH_STATES = frozenset({"present", "removed", "unknown"})
@@ -132,15 +132,6 @@ def _load(name: str) -> tuple[dict[str, Any], dict[str, str]]:
     return data, source_texts(name, data.get("sources") or {})
 
 
-def _version(where: str, text: object) -> Version:
-    if not isinstance(text, str):
-        raise PytorchFactsError(f"{where}: version {text!r} must be a quoted string")
-    try:
-        return parse_version(text)
-    except VersionError as exc:
-        raise PytorchFactsError(f"{where}: {exc}") from None
-
-
 def _rows(where: str, rows: object, sources: Mapping[str, str]) -> tuple[Row, ...]:
     if not isinstance(rows, list) or not rows:
         raise PytorchFactsError(f"{where}: expected a list of rows")
@@ -148,15 +139,10 @@ def _rows(where: str, rows: object, sources: Mapping[str, str]) -> tuple[Row, ..
 
 
 def _row(where: str, row: Mapping[str, Any], sources: Mapping[str, str]) -> Row:
-    keys = row.get("source")
-    keys = keys if isinstance(keys, list) else [keys]
-    unknown = [k for k in keys if k not in sources]
-    if unknown or not keys:
-        raise PytorchFactsError(f"{where}: source {unknown or keys!r} is not listed under sources")
-    until = row.get("until")
+    source = row_source(where, row, sources, PytorchFactsError)
     rest = {k: v for k, v in row.items() if k not in {"since", "until", "source", "pinned", "note"}}
-    return Row(VersionRange(_version(where, row.get("since")), None if until is None else _version(where, until)),
-               "; ".join(sources[k] for k in keys), bool(row.get("pinned", True)), str(row.get("note", "")), rest)
+    return Row(row_range(where, row, PytorchFactsError), source, bool(row.get("pinned", True)),
+               str(row.get("note", "")), rest)
 
 
 def _table(file: str, data: Mapping[str, Any], section: str, sources: Mapping[str, str]) -> dict[str, tuple[Row, ...]]:

@@ -64,13 +64,39 @@ def _source_text(file: str, key: object, value: object) -> str:
 
 
 def version_of(file: str, where: str, text: object) -> Version:
-    """A quoted version of a row (`since: 0.16` would load as a float, so it is refused)."""
+    """A quoted version of a row of `file`."""
+    return row_version(f"{file}: {where}", text)
+
+
+# The readers below serve every catalog module; each passes its own error class, so that a malformed
+# file is reported as that module's packaging error. `where` names the file and the fact.
+
+def row_version(where: str, text: object, error: type[Exception] = CatalogFactsError) -> Version:
+    """A quoted version (`since: 0.16` would load as a float, so it is refused)."""
     if not isinstance(text, str):
-        raise CatalogFactsError(f"{file}: {where}: version {text!r} must be a quoted string")
+        raise error(f"{where}: version {text!r} must be a quoted string")
     try:
         return parse_version(text)
     except VersionError as exc:
-        raise CatalogFactsError(f"{file}: {where}: {exc}") from None
+        raise error(f"{where}: {exc}") from None
+
+
+def row_range(where: str, row: Mapping[str, Any], error: type[Exception] = CatalogFactsError) -> VersionRange:
+    """A row's releases: from `since` up to `until` (exclusive; absent, still true in the newest known)."""
+    until = row.get("until")
+    return VersionRange(row_version(where, row.get("since"), error),
+                        None if until is None else row_version(where, until, error))
+
+
+def row_source(where: str, row: Mapping[str, Any], sources: Mapping[str, str],
+               error: type[Exception] = CatalogFactsError) -> str:
+    """The text of a row's `source:`, one key of the file's sources or a list of them."""
+    keys = row.get("source")
+    keys = keys if isinstance(keys, list) else [keys]
+    unknown = [k for k in keys if k not in sources]
+    if unknown or not keys:
+        raise error(f"{where}: source {unknown or keys!r} is not listed under sources")
+    return "; ".join(sources[k] for k in keys)
 
 
 def ranged_rows(file: str, name: str, rows: object, sources: Mapping[str, str]) -> tuple[RangedFact, ...]:
@@ -89,11 +115,9 @@ def _row(file: str, name: str, row: object, sources: Mapping[str, str]) -> Range
         raise CatalogFactsError(f"{file}: {name}: a row needs since and value")
     if row.get("source") not in sources:
         raise CatalogFactsError(f"{file}: {name}: source {row.get('source')!r} is not listed under sources")
-    until = row.get("until")
-    since = version_of(file, name, row.get("since"))
-    span = VersionRange(since, None if until is None else version_of(file, name, until))
-    if span.until is not None and span.until <= since:
-        raise CatalogFactsError(f"{file}: {name}: until {span.until} is not after since {since}")
+    span = row_range(f"{file}: {name}", row)
+    if span.until is not None and span.until <= span.since:
+        raise CatalogFactsError(f"{file}: {name}: until {span.until} is not after since {span.since}")
     return RangedFact(name, row["value"], span, sources[str(row["source"])], str(row.get("note", "")))
 
 

@@ -27,8 +27,8 @@ from pathlib import Path
 from typing import Any
 
 from compiler.catalog.files import read_catalog_yaml
-from compiler.catalog.ranges import source_texts
-from compiler.versions import Version, VersionError, VersionRange, parse_version
+from compiler.catalog.ranges import row_range, row_source, source_texts
+from compiler.versions import Version, VersionRange
 
 TOOLS_DIR = Path(__file__).parent / "tools"
 # Value kinds a flag row may declare.
@@ -308,38 +308,16 @@ def _tool(file: str, data: Mapping[str, Any], tool: str, sources: Mapping[str, s
 
 def _releases(file: str, tool: str, data: Mapping[str, Any], sources: Mapping[str, str]) -> Iterator[Availability]:
     """A subcommand's `releases:` rows ({since, until, pinned, source, note}); none: every release."""
+    where = f"{file}: {tool}"
     for row in data.get("releases") or ():
-        yield Availability(_range(file, tool, row), _source_of(file, tool, row, sources),
+        yield Availability(row_range(where, row, ToolFactsError), row_source(where, row, sources, ToolFactsError),
                            pinned=bool(row.get("pinned", True)), note=str(row.get("note", "")))
 
 
-def _source_of(file: str, flag: str, row: Mapping[str, Any], sources: Mapping[str, str]) -> str:
-    """The row's source text; `source:` may name one source or a list of them."""
-    keys = row.get("source")
-    keys = keys if isinstance(keys, list) else [keys]
-    unknown = [k for k in keys if k not in sources]
-    if unknown or not keys:
-        raise ToolFactsError(f"{file}: {flag}: source {unknown or keys!r} is not listed under sources")
-    return "; ".join(sources[k] for k in keys)
-
-
-def _version(file: str, flag: str, text: object) -> Version:
-    if not isinstance(text, str):  # `since: 0.16` would be a float: versions are quoted in the files
-        raise ToolFactsError(f"{file}: {flag}: version {text!r} must be a quoted string")
-    try:
-        return parse_version(text)
-    except VersionError as exc:
-        raise ToolFactsError(f"{file}: {flag}: {exc}") from None
-
-
-def _range(file: str, flag: str, row: Mapping[str, Any]) -> VersionRange:
-    until = row.get("until")
-    return VersionRange(_version(file, flag, row.get("since")), None if until is None else _version(file, flag, until))
-
-
 def _rows(file: str, flag: str, spec: object, sources: Mapping[str, str]) -> Iterator[FlagFact]:
+    where = f"{file}: {flag}"
     if not isinstance(spec, list) or not spec:
-        raise ToolFactsError(f"{file}: {flag}: expected a list of rows")
+        raise ToolFactsError(f"{where}: expected a list of rows")
     for row in spec:
         alias_of = str(row.get("alias_of") or "")
         kind = row.get("kind", SWITCH if alias_of else None)  # an alias row takes its flag's kind
@@ -348,7 +326,8 @@ def _rows(file: str, flag: str, spec: object, sources: Mapping[str, str]) -> Ite
         if row.get("negation") and kind != SWITCH:
             raise ToolFactsError(f"{file}: {flag}: only a switch has a negation")
         yield FlagFact(
-            name=flag, kind=kind, source=_source_of(file, flag, row, sources), range=_range(file, flag, row),
+            name=flag, kind=kind, source=row_source(where, row, sources, ToolFactsError),
+            range=row_range(where, row, ToolFactsError),
             choices=tuple(str(c) for c in row.get("choices") or ()), default=row.get("default"),
             multiple=bool(row.get("multiple")), repeatable=bool(row.get("repeatable")),
             aliases=tuple(str(a) for a in row.get("aliases") or ()), deprecated=bool(row.get("deprecated")),
